@@ -1,0 +1,53 @@
+# Burnt Beats — `make run` starts the app, `make test` runs every test. Both install what they need first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+PIP     = $(BIN)/pip --disable-pip-version-check
+WEB_DIST = web/dist/index.html
+
+.PHONY: run test install install-dev system-deps web test-py test-web bench clean
+
+run: install web
+	$(BIN)/burntbeats serve
+
+test: install-dev web
+	$(BIN)/pytest -q
+	cd web && npm test && npm run test:e2e
+
+# --- install ---------------------------------------------------------------
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch is pinned to the CPU build (torch==2.13.0); basic-pitch is installed without its
+# TensorFlow dependency: we run its bundled ONNX model with onnxruntime.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[neural]'
+	$(PIP) install -q --no-deps basic-pitch==0.4.0
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
+	$(PIP) install -q -e '.[neural,dev,bench]'
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev system-deps
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+web: $(WEB_DIST)
+$(WEB_DIST): web/package.json web/package-lock.json $(shell find web/src web/index.html -type f 2>/dev/null)
+	cd web && npm ci --no-audit --no-fund && npm run build
+
+test-py: install-dev
+	$(BIN)/pytest -q
+
+test-web: install-dev web
+	cd web && npm test && npm run test:e2e
+
+bench: install-dev
+	$(BIN)/python bench/separate.py
+
+clean:
+	rm -rf $(VENV) web/node_modules web/dist

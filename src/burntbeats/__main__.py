@@ -1,0 +1,3 @@
+from burntbeats.cli import app
+
+app()

@@ -1,0 +1,137 @@
+"""The FastAPI application: REST API under /api, OpenAPI at /docs, the built web UI at /."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+import burntbeats
+from burntbeats.api.deps import AppState
+from burntbeats.api.uploads import UploadLimitMiddleware
+from burntbeats.audio import AudioError
+from burntbeats.db import get_engine, migrate, session_scope
+from burntbeats.jobs import service
+from burntbeats.jobs.runner import JobRunner, make_runner
+from burntbeats.settings import Settings, get_settings
+from burntbeats.storage import get_storage
+
+log = logging.getLogger(__name__)
+
+# Each capability contributes one router module (with a `router` attribute).
+ROUTERS = [
+    "burntbeats.api.routes.jobs",
+    "burntbeats.api.routes.stems",
+]
+
+_REPO_WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
+_PACKAGED_WEB_DIST = Path(__file__).resolve().parents[1] / "web_dist"
+
+
+def web_dist_dir() -> Path | None:
+    for candidate in (_REPO_WEB_DIST, _PACKAGED_WEB_DIST):
+        if (candidate / "index.html").exists():
+            return candidate
+    return None
+
+
+def create_app(settings: Settings | None = None, runner: JobRunner | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        url = settings.resolved_database_url
+        migrate(url)
+        with session_scope(url) as session:
+            service.ensure_local_user(session)
+        job_runner = runner or make_runner(settings)
+        app.state.burntbeats = AppState(
+            settings=settings, runner=job_runner, storage=get_storage(settings), secret=settings.resolved_secret_key()
+        )
+        job_runner.start()
+        try:
+            yield
+        finally:
+            job_runner.stop()
+
+    app = FastAPI(
+        title="Burnt Beats",
+        version=burntbeats.__version__,
+        description="Stems, clean speech and MIDI from one self-hosted install. Jobs are asynchronous: "
+        "submit (202 + job_id + job_token) -> poll status -> fetch files. Pass the job_token as the "
+        "`X-Job-Token` header or the `token` query parameter.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(
+        UploadLimitMiddleware,
+        limits={"/api/": settings.max_upload_mb, "/api/speech/": settings.speech_max_upload_mb},
+    )
+    _install_error_handlers(app)
+
+    for module_name in ROUTERS:
+        app.include_router(importlib.import_module(module_name).router)
+
+    @app.get("/health", tags=["meta"], summary="Liveness and database check")
+    def health(request: Request) -> dict:
+        try:
+            with get_engine(settings.resolved_database_url).connect() as conn:
+                conn.execute(text("SELECT 1"))
+            db = "ok"
+        except Exception:  # noqa: BLE001
+            db = "unavailable"
+        return {"status": "ok" if db == "ok" else "degraded", "database": db, "version": burntbeats.__version__}
+
+    _mount_web_ui(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AudioError)
+    async def audio_error(_request: Request, exc: AudioError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        parts = []
+        for err in errors:
+            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header", "form")]
+            parts.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid value')}")
+        safe = [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+        return JSONResponse(status_code=422, content={"detail": "Invalid request. " + "; ".join(parts), "errors": safe})
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse(status_code=500, content={"detail": "Internal server error."})
+
+
+def _mount_web_ui(app: FastAPI) -> None:
+    dist = web_dist_dir()
+    if dist is None:
+        @app.get("/", include_in_schema=False)
+        def no_ui() -> JSONResponse:
+            return JSONResponse({"detail": "The web UI is not built. Run `make run` (it builds web/), or use /docs."})
+        return
+
+    if (dist / "assets").exists():
+        app.mount("/assets", StaticFiles(directory=dist / "assets"), name="assets")
+    index = dist / "index.html"
+
+    @app.get("/{path:path}", include_in_schema=False)
+    def spa(path: str) -> FileResponse:
+        # Static files at the top of dist/ (favicon...), anything else is a client-side route.
+        if path.startswith("api/"):
+            raise HTTPException(status_code=404, detail="Not found.")
+        candidate = (dist / path).resolve()
+        if path and candidate.is_file() and dist.resolve() in candidate.parents:
+            return FileResponse(candidate)
+        return FileResponse(index)

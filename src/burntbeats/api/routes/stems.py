@@ -1,0 +1,114 @@
+"""Stem separation API: split, status, files, expand 2 -> 4 stems."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import FileResponse
+from sqlalchemy.orm import Session
+
+from burntbeats.api.common import (
+    INPUT_FILE, accept_upload, accepted, queue_derived_job, require_succeeded, serve_audio, split_filename,
+    status_payload,
+)
+from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, get_job, job_token, provided_token
+from burntbeats.separation.job import STEMS_SUBDIR
+from burntbeats.storage import safe_stem_name
+from fastapi import HTTPException
+
+router = APIRouter(prefix="/api/stems", tags=["stems"])
+
+KIND = "stems.split"
+Quality = Literal["fast", "balanced", "best"]
+
+
+@router.post("/split", status_code=202, summary="Upload a song and split it into 2 or 4 stems")
+async def split(
+    file: UploadFile = File(..., description="Audio file: wav, flac, ogg, opus, mp3, m4a or aac."),
+    stems: Literal[2, 4] = Form(2, description="2 = vocals + instrumental, 4 = vocals, drums, bass, other."),
+    quality: Quality = Form("balanced"),
+    bit_depth: Literal[16, 24] = Form(16, description="Bit depth of the WAV stems."),
+    state: AppState = Depends(app_state),
+    session: Session = Depends(db_session),
+    user_id: str = Depends(current_user_id),
+) -> dict:
+    job = await accept_upload(
+        state, session, file, kind=KIND, owner_id=user_id,
+        params={"stems": stems, "quality": quality, "bit_depth": bit_depth},
+    )
+    return accepted(state, job, f"/api/stems/status/{job.id}")
+
+
+@router.get("/status/{job_id}", summary="Job status; stem URLs when done")
+def status(
+    job_id: str,
+    token: str | None = Depends(provided_token),
+    state: AppState = Depends(app_state),
+    session: Session = Depends(db_session),
+) -> dict:
+    job = get_job(session, state, job_id, token, "stems.")
+    payload = status_payload(session, job)
+    payload["stems"] = []
+    if job.status == "succeeded" and job.files_purged_at is None:
+        tok = job_token(state, job.id)
+        payload["stems"] = [
+            {
+                "id": name,
+                "url": f"/api/stems/file/{job.id}/{name}.wav?token={tok}",
+                "urls": {ext: f"/api/stems/file/{job.id}/{name}.{ext}?token={tok}" for ext in ("wav", "flac", "mp3")},
+            }
+            for name in (job.result or {}).get("stems", [])
+        ]
+        payload["original_url"] = f"/api/stems/original/{job.id}?token={tok}"
+        payload["result"] = job.result
+    return payload
+
+
+@router.get("/file/{job_id}/{filename}", summary="Download a stem as .wav, .flac or .mp3 (Range supported)")
+async def stem_file(
+    job_id: str,
+    filename: str,
+    token: str | None = Depends(provided_token),
+    state: AppState = Depends(app_state),
+    session: Session = Depends(db_session),
+) -> FileResponse:
+    job = get_job(session, state, job_id, token, "stems.")
+    require_succeeded(job)
+    stem, ext = split_filename(filename)
+    if stem not in (job.result or {}).get("stems", []):
+        raise HTTPException(status_code=404, detail=f"This job has no stem named {stem!r}.")
+    wav = state.storage.job_dir(job.id) / STEMS_SUBDIR / f"{stem}.wav"
+    return await serve_audio(wav, ext, f"{safe_stem_name(job.input_name)}-{stem}.{ext}")
+
+
+@router.get("/original/{job_id}", summary="The original upload, as it was sent (for A/B listening)")
+def original_file(
+    job_id: str,
+    token: str | None = Depends(provided_token),
+    state: AppState = Depends(app_state),
+    session: Session = Depends(db_session),
+) -> FileResponse:
+    job = get_job(session, state, job_id, token, "stems.")
+    path = state.storage.job_dir(job.id) / INPUT_FILE
+    if not path.exists():
+        raise HTTPException(status_code=410, detail="This job's files have expired and were removed.")
+    return FileResponse(path, media_type="application/octet-stream", filename=job.input_name or "original")
+
+
+@router.post("/expand/{job_id}", status_code=202, summary="Turn a finished 2-stem job into 4 stems, no re-upload")
+def expand(
+    job_id: str,
+    quality: Quality | None = Form(None, description="Defaults to the original job's quality."),
+    token: str | None = Depends(provided_token),
+    state: AppState = Depends(app_state),
+    session: Session = Depends(db_session),
+) -> dict:
+    parent = get_job(session, state, job_id, token, KIND)
+    require_succeeded(parent)
+    if int(parent.params.get("stems", 2)) != 2:
+        raise HTTPException(status_code=409, detail="Only a 2-stem job can be expanded to 4 stems.")
+    params = {**parent.params, "stems": 4, "quality": quality or parent.params.get("quality", "balanced"),
+              "expanded_from": parent.id}
+    job = queue_derived_job(state, session, parent, kind=KIND, params=params)
+    return accepted(state, job, f"/api/stems/status/{job.id}")

@@ -1,0 +1,1 @@
+"""Stem separation: engines behind one interface, a chunked file driver, and the stems job."""

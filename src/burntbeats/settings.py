@@ -1,0 +1,71 @@
+"""All configuration comes from the environment (or a `.env` file), never from code."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Job files and the SQLite database live here.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default is SQLite under DATA_DIR.")
+    models_dir: Path = Field(default=Path("models"), description="Neural model weights are loaded from here.")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    max_upload_mb: int = Field(default=200, ge=1)
+    max_duration_s: float = Field(default=30 * 60, gt=0)
+    job_concurrency: int = Field(default=max(1, min(2, os.cpu_count() or 1)), ge=1)
+    job_retention_hours: float = Field(default=24.0, gt=0)
+    torch_threads: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
+
+    # Signs per-job download tokens. Set it in production; the default is per-install random.
+    secret_key: str = Field(default="", repr=False)
+
+    # Job runner: "local" (in-process worker pool) or "celery" (scale-out on Redis).
+    job_runner: str = "local"
+
+    speech_max_queue_depth: int = Field(default=20, ge=1)
+    speech_max_upload_mb: int = Field(default=200, ge=1)
+    server_export_enabled: bool = True
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'burntbeats.db').resolve()}"
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.data_dir / "jobs"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    def resolved_secret_key(self) -> str:
+        """A stable secret: from the environment, else one generated once and kept in DATA_DIR."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / ".secret_key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(os.urandom(32).hex())
+        return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,53 @@
+"""Shared fixtures: isolated settings (tmp DATA_DIR + SQLite), a live app with real worker processes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from burntbeats.settings import Settings
+
+FINAL_STATES = ("succeeded", "failed", "cancelled")
+
+
+def make_settings(tmp_path: Path, **overrides) -> Settings:
+    values = dict(
+        data_dir=tmp_path / "data",
+        models_dir=tmp_path / "models",
+        secret_key="test-secret-key",
+        job_concurrency=2,
+        max_upload_mb=8,
+        max_duration_s=120,
+    )
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def client(settings: Settings):
+    from burntbeats.api.app import create_app
+
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def wait_for(client: TestClient, status_url: str, token: str, timeout: float = 180.0) -> dict:
+    """Poll a job's status URL until it reaches a final state; returns the last status body."""
+    deadline = time.monotonic() + timeout
+    body: dict = {}
+    while time.monotonic() < deadline:
+        resp = client.get(status_url, headers={"X-Job-Token": token})
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        if body["status"] in FINAL_STATES:
+            return body
+        time.sleep(0.2)
+    raise AssertionError(f"job did not finish in {timeout}s: {body}")
