@@ -114,5 +114,10 @@ def separate(
     with_workdir(work)
 
 
+from burntbeats.speech.cli import enhance as _speech_enhance; app.command("enhance")(_speech_enhance)  # noqa: E402,E702
+
+from burntbeats.midi.cli import midi_app as _midi_app, transcribe as _transcribe; app.command("transcribe")(_transcribe); app.add_typer(_midi_app, name="midi")  # noqa: E402,E702
+
+
 if __name__ == "__main__":
     app()

@@ -34,7 +34,17 @@ class Settings(BaseSettings):
 
     speech_max_queue_depth: int = Field(default=20, ge=1)
     speech_max_upload_mb: int = Field(default=200, ge=1)
+    # Speech enhancement: threads per job (a recording is cut into this many lanes processed in parallel).
+    speech_workers: int = Field(default=max(1, min(2, os.cpu_count() or 1)), ge=1)
     server_export_enabled: bool = True
+    # Audio -> MIDI (burntbeats.midi): the Basic Pitch ONNX model (default: the one inside the
+    # basic-pitch package), engine threads per worker (0 = cores / JOB_CONCURRENCY), limits.
+    midi_model_path: Path | None = None
+    midi_threads: int = Field(default=0, ge=0)
+    midi_max_queue_depth: int = Field(default=50, ge=1)
+    midi_max_batch_items: int = Field(default=16, ge=1)
+    midi_max_notes: int = Field(default=50_000, ge=1)
+    midi_max_versions: int = Field(default=100, ge=2)
 
     @property
     def resolved_database_url(self) -> str:

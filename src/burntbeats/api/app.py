@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 ROUTERS = [
     "burntbeats.api.routes.jobs",
     "burntbeats.api.routes.stems",
+    "burntbeats.api.routes.midi",
+    "burntbeats.api.routes.speech",
+    "burntbeats.api.routes.stems_export",
 ]
 
 _REPO_WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"

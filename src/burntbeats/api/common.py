@@ -131,6 +131,15 @@ def require_succeeded(job: Job) -> None:
         raise HTTPException(status_code=409, detail=f"The job is {job.status}, not finished yet.")
 
 
+def check_choice(field: str, value, choices: tuple):  # noqa: ANN001
+    """Form fields arrive as strings; a clear 422 naming the field when the value is not allowed."""
+    for choice in choices:
+        if str(value).strip().lower() == str(choice).lower():
+            return choice
+    allowed = ", ".join(str(c) for c in choices)
+    raise HTTPException(status_code=422, detail=f"Invalid request. {field}: must be one of {allowed} (got {value!r}).")
+
+
 def split_filename(filename: str, allowed_ext: tuple[str, ...] = ("wav", "flac", "mp3")) -> tuple[str, str]:
     stem, dot, ext = filename.rpartition(".")
     if not dot or ext.lower() not in allowed_ext or not stem:

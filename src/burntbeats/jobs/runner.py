@@ -74,8 +74,9 @@ class LocalRunner:
             self._thread.join(timeout=10)
         if self._pool:
             # Running jobs stay `running` in the database and are re-queued at the next start.
+            processes = list((getattr(self._pool, "_processes", None) or {}).values())
             self._pool.shutdown(wait=False, cancel_futures=True)
-            for proc in list(getattr(self._pool, "_processes", {}).values()):
+            for proc in processes:
                 proc.terminate()
 
     def notify(self) -> None:

@@ -47,3 +47,6 @@ class Separator(Protocol):
     def separate(self, audio: np.ndarray, stems: int, progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
         """audio: float32 array (channels=2, samples). Returns {stem name: array of the same shape}."""
         ...
+
+# Finished stems live in <job folder>/stems/<name>.wav.
+STEMS_SUBDIR = "stems"

@@ -7,10 +7,10 @@ import shutil
 from burntbeats.audio import decode_to_wav, transcode
 from burntbeats.jobs.context import JobContext, JobError
 from burntbeats.separation.apply import separate_file
-from burntbeats.separation.base import stem_names
+from burntbeats.separation.base import STEMS_SUBDIR, stem_names
 from burntbeats.separation.engines import select_engine
 
-STEMS_SUBDIR = "stems"
+
 
 
 def run_split(ctx: JobContext) -> dict:

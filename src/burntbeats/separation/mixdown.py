@@ -27,7 +27,6 @@ import numpy as np
 import soundfile as sf
 
 from burntbeats.jobs.context import JobContext, JobError
-from burntbeats.separation.job import STEMS_SUBDIR
 from burntbeats.storage import get_storage
 
 MIX_BASENAME = "mix"
@@ -142,6 +141,8 @@ def mix_files(
 
 def run_export(ctx: JobContext) -> dict:
     """Job handler for "stems.export"."""
+    from burntbeats.separation.job import STEMS_SUBDIR
+
     source_id = str(ctx.params.get("source_job", ""))
     fmt = str(ctx.params.get("format", "wav"))
     if fmt not in ("wav", "mp3"):

@@ -2,40 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from burntbeats.api.common import (
-    INPUT_FILE, accept_upload, accepted, queue_derived_job, require_succeeded, serve_audio, split_filename,
+    INPUT_FILE, accept_upload, check_choice, accepted, queue_derived_job, require_succeeded, serve_audio, split_filename,
     status_payload,
 )
 from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, get_job, job_token, provided_token
-from burntbeats.separation.job import STEMS_SUBDIR
+from burntbeats.separation.base import STEMS_SUBDIR
 from burntbeats.storage import safe_stem_name
 from fastapi import HTTPException
 
 router = APIRouter(prefix="/api/stems", tags=["stems"])
 
 KIND = "stems.split"
-Quality = Literal["fast", "balanced", "best"]
+QUALITIES = ("fast", "balanced", "best")
 
 
 @router.post("/split", status_code=202, summary="Upload a song and split it into 2 or 4 stems")
 async def split(
     file: UploadFile = File(..., description="Audio file: wav, flac, ogg, opus, mp3, m4a or aac."),
-    stems: Literal[2, 4] = Form(2, description="2 = vocals + instrumental, 4 = vocals, drums, bass, other."),
-    quality: Quality = Form("balanced"),
-    bit_depth: Literal[16, 24] = Form(16, description="Bit depth of the WAV stems."),
+    stems: str = Form("2", description="2 = vocals + instrumental, 4 = vocals, drums, bass, other."),
+    quality: str = Form("balanced", description="fast | balanced | best"),
+    bit_depth: str = Form("16", description="Bit depth of the WAV stems: 16 or 24."),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session),
     user_id: str = Depends(current_user_id),
 ) -> dict:
+    params = {
+        "stems": check_choice("stems", stems, (2, 4)),
+        "quality": check_choice("quality", quality, QUALITIES),
+        "bit_depth": check_choice("bit_depth", bit_depth, (16, 24)),
+    }
     job = await accept_upload(
-        state, session, file, kind=KIND, owner_id=user_id,
-        params={"stems": stems, "quality": quality, "bit_depth": bit_depth},
+        state, session, file, kind=KIND, owner_id=user_id, params=params,
     )
     return accepted(state, job, f"/api/stems/status/{job.id}")
 
@@ -99,7 +101,7 @@ def original_file(
 @router.post("/expand/{job_id}", status_code=202, summary="Turn a finished 2-stem job into 4 stems, no re-upload")
 def expand(
     job_id: str,
-    quality: Quality | None = Form(None, description="Defaults to the original job's quality."),
+    quality: str | None = Form(None, description="fast | balanced | best; defaults to the original job's quality."),
     token: str | None = Depends(provided_token),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session),
@@ -108,7 +110,8 @@ def expand(
     require_succeeded(parent)
     if int(parent.params.get("stems", 2)) != 2:
         raise HTTPException(status_code=409, detail="Only a 2-stem job can be expanded to 4 stems.")
-    params = {**parent.params, "stems": 4, "quality": quality or parent.params.get("quality", "balanced"),
+    quality = check_choice("quality", quality, QUALITIES) if quality else parent.params.get("quality", "balanced")
+    params = {**parent.params, "stems": 4, "quality": quality,
               "expanded_from": parent.id}
     job = queue_derived_job(state, session, parent, kind=KIND, params=params)
     return accepted(state, job, f"/api/stems/status/{job.id}")

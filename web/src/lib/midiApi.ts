@@ -1,0 +1,131 @@
+// The MIDI API (/api/midi/*): conversions, notes, batches, merge and zip export.
+
+import { api, ApiError, errorMessage, type Accepted, type JobStatus } from "./api";
+import type { ServerNote } from "./pianoRoll";
+
+export interface MidiStatus extends JobStatus {
+  stem?: string | null;
+  source?: { type: string; job_id?: string; stem?: string } | null;
+  file_url?: string;
+  notes_url?: string;
+  notes?: ServerNote[];
+  notes_version?: number;
+  note_count?: number;
+  settings?: Partial<ConversionSettings> | null;
+  track?: { name: string; program: number; is_drum: boolean } | null;
+  analysis?: Record<string, unknown> | null;
+}
+
+export interface ConversionSettings {
+  onset_threshold: number;
+  frame_threshold: number;
+  minimum_note_length_ms: number;
+  minimum_frequency: number | null;
+  maximum_frequency: number | null;
+  melodia_trick: boolean;
+  multiple_pitch_bends: boolean;
+  pitch_bends: boolean;
+  midi_tempo: number;
+  quantize: string | null;
+  program: number | null;
+  drums: boolean | null;
+}
+
+/** Basic Pitch's own defaults (the server's too). */
+export const DEFAULT_SETTINGS: ConversionSettings = {
+  onset_threshold: 0.5,
+  frame_threshold: 0.3,
+  minimum_note_length_ms: 127.7,
+  minimum_frequency: null,
+  maximum_frequency: null,
+  melodia_trick: true,
+  multiple_pitch_bends: false,
+  pitch_bends: true,
+  midi_tempo: 120,
+  quantize: null,
+  program: null,
+  drums: null,
+};
+
+/** Only the settings that differ from the defaults (empty values mean "default"). */
+export function changedSettings(s: ConversionSettings): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(s) as [keyof ConversionSettings, ConversionSettings[keyof ConversionSettings]][]) {
+    if (v === null || v === undefined || v === "") continue;
+    if (v === DEFAULT_SETTINGS[k]) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+export function appendSettings(form: FormData, s: ConversionSettings): void {
+  for (const [k, v] of Object.entries(changedSettings(s))) form.append(k, String(v));
+}
+
+export interface BatchAccepted {
+  batch_id: string;
+  batch_token: string;
+  status_url: string;
+  jobs: { job_id: string; job_token: string; name: string | null; status_url: string }[];
+}
+
+export interface NotesSaved {
+  job_id: string;
+  notes_version: number;
+  note_count: number;
+  file_url: string;
+  notes: ServerNote[];
+}
+
+export function convertStem(sourceJob: string, sourceToken: string, stem: string, s: ConversionSettings): Promise<Accepted> {
+  return api("/api/midi/convert", { json: { source_job: sourceJob, stem, source_token: sourceToken, ...changedSettings(s) } });
+}
+
+export function batchStems(items: { source_job: string; stem: string; source_token: string }[], s: ConversionSettings): Promise<BatchAccepted> {
+  return api("/api/midi/batch", { json: { items, ...changedSettings(s) } });
+}
+
+export function saveNotes(jobId: string, token: string, notes: ServerNote[], baseVersion?: number): Promise<NotesSaved> {
+  return api(`/api/midi/notes/${jobId}`, { method: "PUT", token, json: { notes, base_version: baseVersion } });
+}
+
+export interface JobRef {
+  job_id: string;
+  job_token: string;
+}
+
+/** The merged multi-track .mid of several finished conversions. */
+export async function mergeJobs(sources: JobRef[], title?: string): Promise<Blob> {
+  const resp = await fetch("/api/midi/merge", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ sources, title }),
+  });
+  if (!resp.ok) {
+    let body: unknown = null;
+    try {
+      body = await resp.json();
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(resp.status, errorMessage(resp.status, body));
+  }
+  return resp.blob();
+}
+
+export interface ExportAccepted {
+  export_id: string;
+  export_token: string;
+  status: string;
+  status_url: string;
+}
+
+export interface ExportStatus extends JobStatus {
+  export_id: string;
+  members?: string[];
+  file_url?: string;
+}
+
+export function startExport(sources: JobRef[], title?: string): Promise<ExportAccepted> {
+  return api("/api/midi/export", { json: { mode: "stems", source_jobs: sources, title } });
+}
