@@ -96,7 +96,7 @@ def make_sources(seconds: float, seed: int = 0) -> tuple[np.ndarray, dict[str, n
 
 @pytest.fixture(scope="module")
 def song() -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    return make_sources(16.0, seed=1)
+    return make_sources(12.0, seed=1)
 
 
 def sdr(ref: np.ndarray, est: np.ndarray) -> float:
@@ -278,17 +278,17 @@ def test_mono_short_and_mismatched_input(tmp_path) -> None:
 # test_four_stems_are_meaningful) but far above what an uninformed split gives: a stem
 # equal to the mix scores well below 0 dB SDR against a source that carries a quarter
 # of its energy, and splitting the mix evenly into 4 gives ~-6 dB or worse.
-MIN_SDR_4 = {"vocals": 6.0, "drums": 3.0, "bass": 4.0, "other": 0.0}
-MIN_SDR_2 = {"vocals": 6.0, "instrumental": 12.0}
+MIN_SDR_4 = {"vocals": 5.0, "drums": 3.0, "bass": 4.0, "other": 0.0}
+MIN_SDR_2 = {"vocals": 5.0, "instrumental": 12.0}
 
 
 @pytest.mark.parametrize("quality", QUALITIES)
 def test_four_stems_are_meaningful(song, quality: str) -> None:
     """Each stem correlates best with its own source and beats a modest SDR bar.
 
-    Measured on this song (dB SDR vocals/drums/bass/other): fast ~11/7.6/11.6/5.8,
-    balanced ~12.7/8/11.8/6.7, best ~13/8.2/11.9/7.7 (2 stems: vocals ~11-12.7,
-    instrumental ~20-22). The SDR bars are about half of that, so tuning may move the
+    Measured on this 12 s song (dB SDR vocals/drums/bass/other): fast ~9.9/7.7/11.7/4.6,
+    balanced ~10.9/8.1/11.9/5.1, best ~11.1/8.3/12/5.7 (2 stems: vocals ~9.9-10.8,
+    instrumental ~19-20). The SDR bars are about half of that, so tuning may move the
     numbers without the test turning into a benchmark.
     """
     mix, sources = song

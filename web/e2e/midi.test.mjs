@@ -123,6 +123,24 @@ describe("midi: convert, edit, save, batch, merge, export", () => {
     assert.ok(members.filter((m) => m.endsWith(".mid")).length >= 3, `members: ${members}`);
   });
 
+  test("convert a stem of a finished stems job (no re-upload)", async () => {
+    const form = new FormData();
+    form.append("file", new Blob([makeMelody([60, 62, 64, 65, 67], 0.5, 44100)], { type: "audio/wav" }), "tune.wav");
+    form.append("stems", "2");
+    form.append("quality", "fast");
+    const split = await (await fetch(`${server.base}/api/stems/split`, { method: "POST", body: form })).json();
+    await until(async () => {
+      const s = await (await fetch(`${server.base}${split.status_url}`, { headers: { "X-Job-Token": split.job_token } })).json();
+      return s.status === "succeeded";
+    }, { timeout: 180_000, what: "the stems job" });
+    await page.goto(`${server.base}/midi?source=${split.job_id}`);
+    await page.locator('[data-testid="midi-stem-vocals"]').check();
+    await page.click('[data-testid="midi-convert"]');
+    await page.waitForURL(/\/midi\?job=[0-9a-f]+/, { timeout: 60_000 });
+    await page.locator('[data-testid="midi-editor"]').waitFor({ timeout: 240_000 });
+    assert.match(await page.textContent(".midi-main .job-head"), /stem vocals/);
+  });
+
   test("no uncaught errors in the page", () => {
     assert.deepEqual(pageErrors, []);
   });

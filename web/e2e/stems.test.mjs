@@ -154,6 +154,15 @@ describe("stems: split, mix, export", () => {
     assert.ok(Math.abs(seconds - 6) < 0.1, `6 s long, got ${seconds}`);
   });
 
+  test("export the mix as MP3 (lamejs in the browser)", async () => {
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 120_000 }), page.click('[data-testid="export-mp3"]')]);
+    const bytes = readFileSync(await download.path());
+    assert.equal(download.suggestedFilename(), "e2e song-mix.mp3");
+    assert.ok(bytes.length > 10_000, `mp3 size ${bytes.length}`);
+    const syncAt = bytes.indexOf(Buffer.from([0xff]));
+    assert.ok(bytes.subarray(0, 3).toString() === "ID3" || (bytes[syncAt + 1] & 0xe0) === 0xe0, "an MPEG audio frame");
+  });
+
   test("render on server", async () => {
     await page.click('[data-testid="export-server"]');
     const link = page.locator('[data-testid="server-export-link"]');
@@ -177,6 +186,22 @@ describe("stems: split, mix, export", () => {
     );
     assert.ok(snap.loop, "the loop region was restored");
     assert.equal(await page.getAttribute('[data-testid="mute-drums"]', "aria-pressed"), "true");
+  });
+
+  test("expand a finished 2-stem job to 4 stems", async () => {
+    await page.goto(server.base + "/");
+    await page.setInputFiles('[data-testid="split-drop-input"]', tempFile("two.wav", makeSong(3)));
+    await page.selectOption('[data-testid="quality"]', "fast");
+    await page.click('[data-testid="split-submit"]');
+    await page.waitForURL(/\/stems\/[0-9a-f]+$/, { timeout: 60_000 });
+    const twoUrl = page.url();
+    await page.locator('[data-testid="mixer"][data-ready="true"]').waitFor({ timeout: 180_000 });
+    assert.deepEqual(Object.keys((await snapshot()).stems).sort(), ["instrumental", "vocals"]);
+    await page.click('[data-testid="expand"]');
+    await page.waitForURL((u) => u.href !== twoUrl && /\/stems\/[0-9a-f]+$/.test(u.href), { timeout: 60_000 });
+    await page.locator('[data-testid="mixer"][data-ready="true"]').waitFor({ timeout: 180_000 });
+    assert.deepEqual(Object.keys((await snapshot()).stems).sort(), [...STEMS].sort());
+    assert.match(await page.textContent(".job-head"), /expanded/);
   });
 
   test("while a job runs, the block game plays in its panel without blocking the job view", async () => {

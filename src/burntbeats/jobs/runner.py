@@ -9,6 +9,7 @@ implements the same three methods.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import multiprocessing
 import threading
@@ -24,6 +25,7 @@ from burntbeats.storage import get_storage
 log = logging.getLogger(__name__)
 
 _worker_settings: Settings | None = None
+WARM_IMPORTS = ("burntbeats.audio", "burntbeats.separation.job")
 
 
 class JobRunner(Protocol):
@@ -37,6 +39,16 @@ def _init_worker(settings_json: str) -> None:
     global _worker_settings
     logging.basicConfig(level=logging.INFO)
     _worker_settings = Settings.model_validate_json(settings_json)
+    # Pay the heavy imports (numpy, scipy, PyAV, the engines) once per worker, not in the first job.
+    for module in WARM_IMPORTS:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - a broken optional engine must not kill the worker
+            logging.getLogger(__name__).exception("warm-up import of %s failed", module)
+
+
+def _ready() -> bool:
+    return True
 
 
 def _run_in_worker(job_id: str) -> str:
@@ -64,6 +76,8 @@ class LocalRunner:
         with session_scope(self._url) as session:
             service.requeue_interrupted(session)
         self._pool = self._new_pool()
+        for _ in range(self.concurrency):  # start the worker processes now, not at the first job
+            self._pool.submit(_ready)
         self._thread = threading.Thread(target=self._dispatch_loop, name="job-dispatcher", daemon=True)
         self._thread.start()
 
