@@ -119,18 +119,19 @@ def main() -> int:
             wav = Path(tmp) / "clip.wav"
             sf.write(wav, audio, SR, subtype="PCM_16")
             duration = len(audio) / SR
-            walls, result = [], None
+            walls, cpus, result = [], [], None
             for _ in range(args.repeats):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 a = load_audio(wav)
                 result = engine.transcribe(a, defaults)
                 write_midi(Path(tmp) / "clip.mid", [TrackSpec(name, result.notes)])
                 walls.append(time.perf_counter() - t)
-            wall = statistics.median(walls)
+                cpus.append(time.process_time() - c)
+            wall, cpu = statistics.median(walls), statistics.median(cpus)
             p, r, f_on, f_off = scores(ref, result.notes)
             _, _, f_on2, f_off2 = scores(ref, engine.transcribe(load_audio(wav), no_melodia).notes)
             rows.append({"clip": name, "duration_s": duration, "ref_notes": len(ref), "est_notes": len(result.notes),
-                         "wall_s": wall, "x_realtime": duration / wall, **result.timing,
+                         "wall_s": wall, "cpu_s": cpu, "x_realtime": duration / wall, **result.timing,
                          "precision_onset": p, "recall_onset": r, "f_onset": f_on, "f_onset_offset": f_off,
                          "f_onset_no_melodia": f_on2, "f_onset_offset_no_melodia": f_off2})
             print(f"{name:18s} {len(ref):5d} {len(result.notes):5d} {duration / wall:6.1f}x "
@@ -139,6 +140,7 @@ def main() -> int:
 
     total_audio = sum(r["duration_s"] for r in rows)
     total_wall = sum(r["wall_s"] for r in rows)
+    total_cpu = sum(r["cpu_s"] for r in rows)
     x_rt = total_audio / total_wall
     mean = lambda k: float(np.mean([r[k] for r in rows]))  # noqa: E731
     load2 = os.getloadavg()[0]
@@ -146,12 +148,16 @@ def main() -> int:
     print(f"x realtime (read + resample + model + notes + MIDI write): {x_rt:.1f}x "
           f"({total_audio:.0f} s of audio in {total_wall:.2f} s; target >= {TARGET_X_REALTIME:.0f}x: "
           f"{'PASS' if x_rt >= TARGET_X_REALTIME else 'FAIL'}); load average {load1:.2f} -> {load2:.2f}")
+    print(f"CPU time: {total_cpu:.2f} s for {total_audio:.0f} s of audio = {total_audio / total_cpu:.1f}x realtime per "
+          f"CPU core-second (independent of other load; wall speed on {args.threads} idle core(s) is about "
+          f"{args.threads} x this, less thread overhead)")
     print(f"note F-measure, Basic Pitch defaults: onset {mean('f_onset'):.3f}, onset+offset {mean('f_onset_offset'):.3f}"
           f" (precision {mean('precision_onset'):.3f}, recall {mean('recall_onset'):.3f})")
     print(f"note F-measure, melodia trick off:   onset {mean('f_onset_no_melodia'):.3f}, "
           f"onset+offset {mean('f_onset_offset_no_melodia'):.3f}")
     if args.json:
         args.json.write_text(json.dumps({"threads": args.threads, "startup_s": startup, "x_realtime": x_rt,
+                                         "x_realtime_per_cpu_second": total_audio / total_cpu,
                                          "load_average": [load1, load2], "clips": rows}, indent=2))
     return 0
 

@@ -5,6 +5,7 @@ One app (two worker processes, each loading the engine once) serves the whole mo
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import zipfile
@@ -20,6 +21,11 @@ from burntbeats.midi.midifile import read_midi
 from conftest import make_settings, wait_for
 from test_midi_synth import INSTRUMENTS, chord_progression, random_melody, render
 
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("basic_pitch") is None,
+    reason="the Basic Pitch model is not installed: pip install --no-deps basic-pitch==0.4.0",
+)
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory):

@@ -3,6 +3,7 @@ with Basic Pitch's own post-processing, the conversion settings, and the CLI."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import warnings
 
@@ -17,6 +18,11 @@ from burntbeats.midi.engine import (
 from burntbeats.midi.midifile import read_midi
 from test_midi_synth import INSTRUMENTS, SR, chord_progression, note_hz, random_melody, render
 
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("basic_pitch") is None,
+    reason="the Basic Pitch model is not installed: pip install --no-deps basic-pitch==0.4.0",
+)
 
 @pytest.fixture(scope="session")
 def engine():

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     midi_max_batch_items: int = Field(default=16, ge=1)
     midi_max_notes: int = Field(default=50_000, ge=1)
     midi_max_versions: int = Field(default=100, ge=2)
+    # Neural separation (burntbeats.separation.neural / .models): demucs shift trick (0 = off, each
+    # shift costs one more pass), chunk overlap inside a block, an extra model manifest (JSON, same
+    # schema as separation/models_manifest.json) merged over the built-in one for custom checkpoints,
+    # and whether a checksum-verified checkpoint may be fully unpickled when it holds objects outside
+    # the loader's allow-list (off: such a file is refused).
+    neural_shifts: int = Field(default=0, ge=0, le=20)
+    neural_overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
+    models_manifest: Path | None = None
+    models_trust_pickle: bool = False
 
     @property
     def resolved_database_url(self) -> str:

@@ -181,8 +181,9 @@ class BasicPitchOnnxEngine:
                                             providers=["CPUExecutionProvider"])
         self.runtime = f"onnxruntime {ort.__version__}"
         self._lock = threading.Lock()
+        # Warm-up: the first run of a session is slow, and note creation imports scipy.signal.
         t0 = time.perf_counter()
-        self.activations(np.zeros(AUDIO_SAMPLE_RATE, dtype=np.float32))  # warm-up
+        notes_from_activations(self.activations(np.zeros(AUDIO_SAMPLE_RATE, dtype=np.float32)), ConversionSettings())
         self.warmup_s = time.perf_counter() - t0
 
     # -- model output ----------------------------------------------------

@@ -41,9 +41,10 @@ ENGINE_ALIASES = {
 }
 ENGINE_CHOICES = tuple(ENGINE_ALIASES)
 
-# "best" adds DeepFilterNet's post-filter (extra attenuation of noise between harmonics)
-# and processes each channel as one continuous stream (no parallel segments).
-BEST_POST_FILTER_BETA = 0.02
+# "best" runs DeepFilterNet 3 as one continuous stream per channel (no parallel lanes, so
+# no pre-roll joins), on one core. DeepFilterNet's post-filter (beta 0.005 / 0.02) and
+# running the model twice were measured too: both scored lower on PESQ-WB and STOI
+# (bench/speech.py), so neither is used.
 
 _NO_LIMIT_DB = 100.0  # DeepFilterNet treats >= 100 dB as "no attenuation limit"
 
@@ -313,9 +314,8 @@ def select_enhancer(value: str | None, atten_limit_db: float | None = None) -> E
     quality = normalise_engine(value)
     if quality == "fast":
         return EngineChoice(RNNoise(atten_limit_db), quality, parallel=True)
-    beta = BEST_POST_FILTER_BETA if quality == "best" else 0.0
     try:
-        return EngineChoice(DeepFilterNet(atten_limit_db, post_filter_beta=beta), quality, parallel=quality != "best")
+        return EngineChoice(DeepFilterNet(atten_limit_db), quality, parallel=quality != "best")
     except (EngineUnavailable, OSError) as exc:
         return EngineChoice(
             RNNoise(atten_limit_db), quality, parallel=True,

@@ -93,8 +93,9 @@ export function Mixer({ job, token }: Props) {
   // Mix -> graph, and remember it for this job.
   useEffect(() => {
     engine?.applyMix(mix);
-    saveMix(job.job_id, mix);
-  }, [engine, mix, job.job_id]);
+    // Only remember a mix that was touched (History marks jobs with a saved mix).
+    if (loadMix(job.job_id) || JSON.stringify(mix) !== JSON.stringify(defaultMix(names))) saveMix(job.job_id, mix);
+  }, [engine, mix, job.job_id, names]);
 
   const duration = engine?.duration ?? 0;
   const peaks = useMemo(() => Object.fromEntries(stems.map((s) => [s.name, computePeaks(s.buffer)])), [stems]);

@@ -1,5 +1,5 @@
-import { useCallback, useEffect, useMemo, useState } from "react";
-import { FINAL_STATES, listJobs, pollJob, uploadForm, type Accepted, type JobStatus, type UploadProgress } from "../lib/api";
+import { useCallback, useEffect, useState } from "react";
+import { api, FINAL_STATES, listJobs, pollJob, uploadForm, type Accepted, type JobStatus, type StemsStatus, type UploadProgress } from "../lib/api";
 import { useJobStatus } from "../lib/hooks";
 import {
   appendSettings,
@@ -88,8 +88,20 @@ export function MidiPage({ jobId, sourceJob }: Props) {
       })
       .catch(setConvertError);
   }, [mode]);
-  const chosenStemsJob = stemsJobs.find((j) => j.job_id === stemsJob);
-  const availableStems = useMemo(() => ((chosenStemsJob?.result?.stems as string[] | undefined) ?? []), [chosenStemsJob]);
+  // The stem names of the chosen stems job (from its status; the jobs list does not carry results).
+  const [availableStems, setAvailableStems] = useState<string[]>([]);
+  useEffect(() => {
+    setAvailableStems([]);
+    const tok = stemsJob ? tokenFor(stemsJob) : null;
+    if (mode !== "stem" || !stemsJob || !tok) return;
+    let stop = false;
+    api<StemsStatus>(`/api/stems/status/${stemsJob}`, { token: tok })
+      .then((s) => !stop && setAvailableStems(s.stems.map((x) => x.id)))
+      .catch((err) => !stop && setConvertError(err));
+    return () => {
+      stop = true;
+    };
+  }, [mode, stemsJob, stemsJobs]);
 
   const token = jobId ? tokenFor(jobId) : null;
   const { status, error: statusError, live } = useJobStatus<MidiStatus>(jobId && token ? `/api/midi/status/${jobId}` : null, token);

@@ -324,8 +324,9 @@ def midi_file(
         raise HTTPException(status_code=410, detail="This job's files have expired and were removed.")
     if filename == METADATA:
         return FileResponse(path, media_type="application/json")
-    track = (read_metadata(path.parent).get("track") or {}).get("name") or "track"
-    download = f"{safe_stem_name(job.input_name, 'audio')}-{safe_stem_name(track, 'track')}.mid"
+    base = safe_stem_name(job.input_name, "audio")
+    track = safe_stem_name((read_metadata(path.parent).get("track") or {}).get("name"), base)
+    download = f"{base}.mid" if track == base else f"{base}-{track}.mid"
     return FileResponse(path, media_type=MIDI_MEDIA_TYPE, filename=download)
 
 
