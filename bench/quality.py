@@ -235,7 +235,7 @@ def make_engine(name: str, overrides: dict):
         from burntbeats.separation.engines import select_engine
         from burntbeats.settings import Settings
 
-        engine, info = select_engine(name, Settings(_env_file=None))
+        engine, info = select_engine(name, Settings())
         if overrides:
             if not hasattr(engine, "with_settings"):
                 raise SystemExit(f"--dsp overrides given but {name} runs {engine.name!r}")

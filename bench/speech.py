@@ -236,6 +236,7 @@ from burntbeats.speech.job import run_enhance
 base = status("VmRSS:")
 info = sf.info(str(src))
 seconds = info.frames / info.samplerate
+work.mkdir(parents=True, exist_ok=True)
 t, c = time.monotonic(), time.process_time()
 if method == "noisereduce":
     import noisereduce
@@ -244,7 +245,6 @@ if method == "noisereduce":
     sf.write(work / "nr.wav", y, sr)
     workers = 1
 else:
-    work.mkdir(parents=True, exist_ok=True)
     (work / "input").unlink(missing_ok=True)
     (work / "input").symlink_to(src)
     ctx = JobContext(job_id="b", kind="speech.enhance", owner_id="b", params={"engine": method}, job_dir=work,

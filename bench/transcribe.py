@@ -149,8 +149,8 @@ def main() -> int:
           f"({total_audio:.0f} s of audio in {total_wall:.2f} s; target >= {TARGET_X_REALTIME:.0f}x: "
           f"{'PASS' if x_rt >= TARGET_X_REALTIME else 'FAIL'}); load average {load1:.2f} -> {load2:.2f}")
     print(f"CPU time: {total_cpu:.2f} s for {total_audio:.0f} s of audio = {total_audio / total_cpu:.1f}x realtime per "
-          f"CPU core-second (independent of other load; wall speed on {args.threads} idle core(s) is about "
-          f"{args.threads} x this, less thread overhead)")
+          f"CPU core-second (less sensitive to other processes than wall time; {args.threads} free core(s) give up "
+          f"to {args.threads}x this, less threading overhead)")
     print(f"note F-measure, Basic Pitch defaults: onset {mean('f_onset'):.3f}, onset+offset {mean('f_onset_offset'):.3f}"
           f" (precision {mean('precision_onset'):.3f}, recall {mean('recall_onset'):.3f})")
     print(f"note F-measure, melodia trick off:   onset {mean('f_onset_no_melodia'):.3f}, "

@@ -118,6 +118,8 @@ from burntbeats.speech.cli import enhance as _speech_enhance; app.command("enhan
 
 from burntbeats.midi.cli import midi_app as _midi_app, transcribe as _transcribe; app.command("transcribe")(_transcribe); app.add_typer(_midi_app, name="midi")  # noqa: E402,E702
 
+from burntbeats.separation.cli_models import models_app as _models_app; app.add_typer(_models_app, name="models")  # noqa: E402,E702
+
 
 if __name__ == "__main__":
     app()

@@ -32,6 +32,7 @@ ROUTERS = [
     "burntbeats.api.routes.midi",
     "burntbeats.api.routes.speech",
     "burntbeats.api.routes.stems_export",
+    "burntbeats.api.routes.models",
 ]
 
 _REPO_WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"

@@ -10,7 +10,9 @@ from burntbeats.separation.base import EngineInfo, Separator
 from burntbeats.settings import Settings
 
 # name -> "module:factory"; factory(settings, model_name) returns a Separator or raises EngineUnavailable.
-NEURAL_ENGINES: dict[str, str] = {}
+NEURAL_ENGINES: dict[str, str] = {
+    "demucs": "burntbeats.separation.neural:create_engine",
+}
 
 
 class EngineUnavailable(Exception):
@@ -34,7 +36,9 @@ def select_engine(quality: str, settings: Settings) -> tuple[Separator, EngineIn
             module_name, func = factory_path.split(":")
             try:
                 engine = getattr(importlib.import_module(module_name), func)(settings, model)
-                return engine, EngineInfo(engine=engine.name, model=model)
+                # An engine may serve the request with another installed model (e.g. best -> htdemucs).
+                return engine, EngineInfo(engine=engine.name, model=getattr(engine, "model_name", model),
+                                          note=getattr(engine, "note", None))
             except EngineUnavailable as exc:
                 note = f"{exc}; used the built-in engine"
     engine = DSPSeparator(quality=quality)

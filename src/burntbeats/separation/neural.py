@@ -66,7 +66,7 @@ def _runtime():
     """(torch, demucs.apply, model classes) or EngineUnavailable when the extra is missing."""
     try:
         import torch
-        from demucs import apply as demucs_apply
+        import demucs.apply as demucs_apply
         from demucs.demucs import Demucs
         from demucs.hdemucs import HDemucs
         from demucs.htdemucs import HTDemucs
@@ -345,10 +345,10 @@ class DemucsSeparator:
 def create_engine(settings: Settings, model_name: str) -> DemucsSeparator:
     """NEURAL_ENGINES["demucs"] factory: the engine for `model_name` (or an installed fallback
     from the manifest), or EngineUnavailable saying why not (the job then uses the built-in one)."""
-    torch, _, _ = _runtime()
-    chosen, note = model_store.resolve_model(settings, model_name)
+    chosen, note = model_store.resolve_model(settings, model_name)  # cheap: no torch import yet
     if chosen is None:
         raise EngineUnavailable(note or f"neural model {model_name!r} is not available")
+    torch, _, _ = _runtime()
     spec = model_store.get_spec(settings, chosen)
     if spec.engine != ENGINE_NAME:
         raise EngineUnavailable(f"model {chosen!r} is for engine {spec.engine!r}, not {ENGINE_NAME!r}")
@@ -357,3 +357,69 @@ def create_engine(settings: Settings, model_name: str) -> DemucsSeparator:
     bag = load_bag(settings, spec)
     return DemucsSeparator(bag, chosen, shifts=settings.neural_shifts, overlap=settings.neural_overlap,
                            note=note, threads=settings.torch_threads)
+
+
+# --------------------------------------------------------------------------- checkpoint tools
+# For tests, benchmarks and custom models: write a model in the official demucs checkpoint
+# format (what `demucs.states.serialize_model` + `save_with_checksum` produce, minus the
+# training arguments) and a manifest entry for it.
+
+# Hyper-parameters of random stand-ins. "released": the published htdemucs / hdemucs_mmi shapes
+# (htdemucs: 41.5 M parameters); "tiny": same architectures, small enough for unit tests.
+RANDOM_PRESETS: dict[str, dict[str, tuple[str, dict]]] = {
+    "released": {
+        "htdemucs": ("HTDemucs", {"bottom_channels": 512, "segment": Fraction(39, 5)}),
+        "hdemucs": ("HDemucs", {"channels": 48, "depth": 6, "segment": 44}),
+    },
+    "tiny": {
+        "htdemucs": ("HTDemucs", {"channels": 4, "depth": 4, "t_layers": 2, "t_heads": 2, "bottom_channels": 16,
+                                  "t_hidden_scale": 1.0, "dconv_comp": 2, "segment": Fraction(39, 20)}),
+        "hdemucs": ("HDemucs", {"channels": 4, "depth": 6, "dconv_comp": 2, "segment": 4}),
+    },
+}
+DEMUCS_SOURCES = ["drums", "bass", "other", "vocals"]
+
+
+def build_random_model(kind: str = "htdemucs", preset: str = "tiny", seed: int = 0, **overrides):
+    """A demucs model with random weights (kind: htdemucs | hdemucs; preset: tiny | released)."""
+    torch, _, classes = _runtime()
+    arch, kwargs = RANDOM_PRESETS[preset][kind]
+    cls = {c.__name__: c for c in classes}[arch]
+    torch.manual_seed(seed)
+    model = cls(list(DEMUCS_SOURCES), **{**kwargs, **overrides})
+    return model.eval()
+
+
+def save_checkpoint(model, directory: Path, signature: str, half: bool = True) -> tuple[Path, str]:
+    """Save `model` as `<signature>-<sha256[:8]>.th` in the official format; returns (path, sha256)."""
+    import hashlib
+    import io
+
+    torch, _, _ = _runtime()
+    from demucs.states import get_state
+
+    args, kwargs = model._init_args_kwargs
+    package = {"klass": model.__class__, "args": args, "kwargs": kwargs,
+               "state": get_state(model, None, half=half), "training_args": {}}
+    buf = io.BytesIO()
+    torch.save(package, buf)
+    data = buf.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{signature}-{digest[:8]}.th"
+    path.write_bytes(data)
+    return path, digest
+
+
+def manifest_entry(files: list[Path], architecture: str, weights=None, segment=None, fallbacks=(),
+                   description: str = "custom checkpoint") -> dict:
+    """A manifest entry (see models_manifest.json) for checkpoint files written by save_checkpoint."""
+    entries = []
+    for path in files:
+        path = Path(path)
+        entries.append({"name": path.name, "url": path.resolve().as_uri(),
+                        "sha256_prefix": path.stem.rsplit("-", 1)[-1]})
+    return {"engine": ENGINE_NAME, "architecture": architecture, "title": description, "description": description,
+            "sources": list(DEMUCS_SOURCES), "sample_rate": 44100, "files": entries, "weights": weights,
+            "segment": segment, "fallbacks": list(fallbacks)}

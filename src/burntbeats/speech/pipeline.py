@@ -18,7 +18,6 @@ short equal-gain raised-cosine cross-fade. Lane outputs go to temporary files, a
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 import soundfile as sf
 
 from burntbeats.speech.engines import SpeechEnhancer
-from burntbeats.speech.stream import AlignedEnhancer, FIRFilter, Resampler, highpass_taps
+from burntbeats.speech.stream import AlignedEnhancer, FIRFilter, LoudnessMeter, Resampler, highpass_taps
 
 PREROLL_S = 6  # whole seconds a lane starts early: DeepFilterNet's feature normalisation (tau 1 s) converges
 POSTROLL_S = 1  # whole seconds read past a lane's end (right context for the filters and look-ahead)
@@ -215,8 +214,6 @@ def assemble(lanes: list[Lane], block: int = 1 << 17) -> Iterator[np.ndarray]:
 
 def measure_blocks(blocks: Iterator[np.ndarray], rate: int, channels: int) -> tuple[float, float]:
     """(integrated loudness LUFS, sample peak) of a block stream."""
-    from burntbeats.speech.stream import LoudnessMeter
-
     meter = LoudnessMeter(rate, channels)
     peak = 0.0
     for x in blocks:
@@ -224,7 +221,3 @@ def measure_blocks(blocks: Iterator[np.ndarray], rate: int, channels: int) -> tu
         if x.size:
             peak = max(peak, float(np.max(np.abs(x))))
     return meter.integrated(), peak
-
-
-def realtime_factor(seconds_audio: float, started: float) -> float:
-    return seconds_audio / max(1e-6, time.monotonic() - started)

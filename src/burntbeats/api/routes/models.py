@@ -1,0 +1,59 @@
+"""Separation engines and neural models: what is known, what is installed, what each quality mode runs."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException
+
+from burntbeats.api.deps import AppState, app_state
+from burntbeats.separation import models as store
+
+router = APIRouter(prefix="/api/models", tags=["models"])
+
+
+def _quality_rows(settings, runtime: dict) -> tuple[list[dict], dict[str, list[str]]]:
+    """What each quality mode would run now (same rules as separation.engines.select_engine,
+    without loading anything), and model name -> modes that ask for it."""
+    from burntbeats.separation.quality import QUALITY_MODES
+
+    rows, used = [], {}
+    for quality, mode in QUALITY_MODES.items():
+        wanted = mode.get("neural_model")
+        row = {"quality": quality, "neural_model": wanted, "engine": "dsp", "model": f"dsp-{quality}", "note": None}
+        if wanted:
+            used.setdefault(wanted, []).append(quality)
+            chosen, note = store.resolve_model(settings, wanted)
+            if chosen is None:
+                row["note"] = f"{note}; the built-in engine runs instead"
+            elif not runtime["available"]:
+                row["note"] = f"{runtime['reason']}; the built-in engine runs instead"
+            else:
+                row.update(engine="demucs", model=chosen, note=note)
+        rows.append(row)
+    return rows, used
+
+
+@router.get("", summary="Separation engines, neural models (installed or not) and what each quality mode runs")
+def list_models(state: AppState = Depends(app_state)) -> dict:
+    settings = state.settings
+    runtime = store.neural_runtime()
+    try:
+        models = store.list_models(settings)
+    except store.ModelError as exc:
+        raise HTTPException(status_code=500, detail=f"The model manifest could not be read: {exc}") from None
+    quality, used = _quality_rows(settings, runtime)
+    return {
+        "engines": [
+            {"name": "dsp", "kind": "built-in", "available": True, "reason": None, "versions": {},
+             "description": "Signal-processing separation, no weights needed (always available)."},
+            {"name": "demucs", "kind": "neural", "available": runtime["available"], "reason": runtime["reason"],
+             "versions": runtime["versions"],
+             "description": "HT-Demucs family through the demucs package on torch; weights from MODELS_DIR."},
+        ],
+        "models": [
+            {**{k: v for k, v in m.items() if k != "files"},
+             "files": [{k: f[k] for k in ("name", "url", "sha256_prefix", "present", "size_bytes")} for f in m["files"]],
+             "quality_modes": used.get(m["name"], [])}
+            for m in models
+        ],
+        "quality_modes": quality,
+    }
