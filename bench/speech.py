@@ -22,6 +22,13 @@ The baseline is noisereduce's spectral gating with its defaults (non-stationary 
 Speed and memory: all noisy clips back to back, resampled to 48 kHz, make one long
 recording; each engine processes it as a full job (decode, enhance, write) in a fresh
 subprocess, reporting x-realtime (wall clock), CPU seconds and peak RSS.
+
+On a machine shared with other users, Linux's autogroup scheduler splits the CPU evenly
+between login sessions whatever their thread count, so the parallel lanes of `balanced`
+and `fast` only show their speed when this session gets both cores: run it on an idle
+machine, or give the session a larger share for the minute the speed part takes:
+
+    setsid bash -c 'echo -10 > /proc/self/autogroup; python bench/speech.py --skip-quality'
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ export function SpeechPage({ initialJob }: { initialJob: string | null }) {
               <select value={settings.engine} onChange={(e) => set("engine", e.target.value as Settings["engine"])} data-testid="speech-engine">
                 <option value="fast">Fast (RNNoise)</option>
                 <option value="balanced">Balanced (DeepFilterNet)</option>
-                <option value="best">Best (DeepFilterNet + post-filter)</option>
+                <option value="best">Best (DeepFilterNet, one continuous stream)</option>
               </select>
             </label>
             <label className="field">

@@ -29,8 +29,8 @@ FORMATS = ("wav", "flac", "mp3")
 )
 async def enhance(
     file: UploadFile = File(..., description="Audio or video file: wav, flac, ogg, opus, mp3, m4a, aac, mp4, webm..."),
-    engine: str = Form("balanced", description="balanced (DeepFilterNet 3) | best (DeepFilterNet 3 + post-filter, "
-                       "one continuous stream) | fast (RNNoise). Engine names rnnoise / deepfilternet also work."),
+    engine: str = Form("balanced", description="balanced (DeepFilterNet 3, uses every core) | best (DeepFilterNet 3 "
+                       "as one continuous stream) | fast (RNNoise). Engine names rnnoise / deepfilternet also work."),
     atten_limit_db: str | None = Form(None, description="Attenuation limit in dB (1-100): keep some of the "
                                       "background for a natural sound, e.g. 12-24. Empty = no limit."),
     sample_rate: str = Form("original", description="Output sample rate: original | 48000."),
