@@ -114,11 +114,16 @@ def separate(
     with_workdir(work)
 
 
-from burntbeats.speech.cli import enhance as _speech_enhance; app.command("enhance")(_speech_enhance)  # noqa: E402,E702
+# Each capability's commands live in its own package; they import `run_job_locally` from here,
+# so they are registered after it is defined.
+from burntbeats.midi.cli import midi_app, transcribe  # noqa: E402
+from burntbeats.separation.cli_models import models_app  # noqa: E402
+from burntbeats.speech.cli import enhance  # noqa: E402
 
-from burntbeats.midi.cli import midi_app as _midi_app, transcribe as _transcribe; app.command("transcribe")(_transcribe); app.add_typer(_midi_app, name="midi")  # noqa: E402,E702
-
-from burntbeats.separation.cli_models import models_app as _models_app; app.add_typer(_models_app, name="models")  # noqa: E402,E702
+app.command("enhance")(enhance)
+app.command("transcribe")(transcribe)
+app.add_typer(midi_app, name="midi")
+app.add_typer(models_app, name="models")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ from burntbeats.jobs.context import JobContext
 
 JOB_KINDS: dict[str, str] = {
     "stems.split": "burntbeats.separation.job:run_split",
-    "midi.transcribe": "burntbeats.midi.job:run_transcribe", "midi.export": "burntbeats.midi.job:run_export",
-    "speech.enhance": "burntbeats.speech.job:run_enhance",
     "stems.export": "burntbeats.separation.mixdown:run_export",
+    "speech.enhance": "burntbeats.speech.job:run_enhance",
+    "midi.transcribe": "burntbeats.midi.job:run_transcribe",
+    "midi.export": "burntbeats.midi.job:run_export",
 }
 
 

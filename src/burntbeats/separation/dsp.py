@@ -80,6 +80,13 @@ class DSPSettings:
     low_transient_hz: tuple[float, float] | None = (150.0, 300.0)
     low_transient_power: float = 2.0
     low_transient_kernel_s: float = 0.2  # across-time median length for that rule
+    # 4 stems: share of a panned (off-centre) *percussive* bin moved from drums to other,
+    # and share of a centred *harmonic* bin above the bass band given to bass (0 = off)
+    drum_centre: float = 0.0
+    drum_centre_power: float = 2.0
+    bass_centre: float = 0.0
+    bass_centre_power: float = 4.0
+    bass_harmonics_hz: tuple[float, float] = (400.0, 1000.0)
     wiener_iterations: int = 0
     segment_s: float = 30.0
     overlap_s: float = 2.0
@@ -413,7 +420,7 @@ class DSPSeparator:
         if unknown:
             raise TypeError(f"unknown DSP settings: {sorted(unknown)}")
         base.update(overrides)
-        for key in ("vocal_band_hz", "bass_band_hz", "low_transient_hz"):
+        for key in ("vocal_band_hz", "bass_band_hz", "low_transient_hz", "bass_harmonics_hz"):
             if base.get(key) is not None:
                 base[key] = tuple(base[key])
         self.quality = quality
@@ -477,7 +484,8 @@ class DSPSeparator:
             del bg
         np.clip(fg, 0.0, 1.0, out=fg)
 
-        c = centre_weight(xl, xr, st.centre_smooth, st.centre_power)
+        coh = centre_weight(xl, xr, st.centre_smooth, 1.0) if stems == 4 and (st.drum_centre or st.bass_centre) else None
+        c = centre_weight(xl, xr, st.centre_smooth, st.centre_power) if coh is None else coh**st.centre_power
         f0, f1, f2, f3 = st.vocal_band_hz
         band = _ramp(freqs, f0, f1) * (1.0 - 0.8 * _ramp(freqs, f2, f3))
         a = st.vocal_percussive
@@ -492,8 +500,16 @@ class DSPSeparator:
         low = 1.0 - _ramp(freqs, *st.bass_band_hz)
         drums = rest * (1.0 - h)
         harmonic = rest * h
-        bass = harmonic * low[None, :]
+        if st.bass_centre:
+            up = (1.0 - low) * (1.0 - _ramp(freqs, *st.bass_harmonics_hz))
+            bass = harmonic * (low[None, :] + st.bass_centre * up[None, :] * coh**st.bass_centre_power)
+        else:
+            bass = harmonic * low[None, :]
         other = harmonic - bass
+        if st.drum_centre:
+            moved = drums * (st.drum_centre * (1.0 - coh**st.drum_centre_power))
+            drums -= moved
+            other += moved
         return [q, drums, bass, other]
 
     # -- the Separator API --------------------------------------------------------

@@ -107,8 +107,9 @@ def _tune_malloc() -> None:
         libc.mallopt(m_trim_threshold, MALLOC_MMAP_THRESHOLD)
 
 
-def _release_memory() -> None:
-    if _MALLOC_TUNED:
+def _release_memory(force: bool = False) -> None:
+    """Hand the heap's free pages back to the OS (glibc malloc_trim)."""
+    if _MALLOC_TUNED or force:
         libc = _libc()
         if libc is not None:
             libc.malloc_trim(0)
@@ -372,9 +373,10 @@ def create_engine(settings: Settings, model_name: str) -> DemucsSeparator:
     spec = model_store.get_spec(settings, chosen)
     if spec.engine != ENGINE_NAME:
         raise EngineUnavailable(f"model {chosen!r} is for engine {spec.engine!r}, not {ENGINE_NAME!r}")
-    _tune_malloc()
     _set_threads(torch, settings.torch_threads)
     bag = load_bag(settings, spec)
+    _release_memory(force=True)  # the checkpoint buffers, before the heap starts serving activations
+    _tune_malloc()
     return DemucsSeparator(bag, chosen, shifts=settings.neural_shifts, overlap=settings.neural_overlap,
                            note=note, threads=settings.torch_threads)
 
