@@ -5,7 +5,7 @@ BIN     = $(VENV)/bin
 PIP     = $(BIN)/pip --disable-pip-version-check
 WEB_DIST = web/dist/index.html
 
-.PHONY: run test install install-dev system-deps web test-py test-web bench clean
+.PHONY: run test install install-dev system-deps web test-py test-web bench bench-deps clean
 
 run: install web
 	$(BIN)/burntbeats serve
@@ -46,8 +46,14 @@ test-py: install-dev
 test-web: install-dev web
 	cd web && npm test && npm run test:e2e
 
-bench: install-dev
+bench-deps: install-dev
+	bash scripts/install-system-deps.sh --bench
+
+bench: bench-deps
 	$(BIN)/python bench/separate.py
+	$(BIN)/python bench/quality.py
+	$(BIN)/python bench/speech.py
+	$(BIN)/python bench/transcribe.py
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist

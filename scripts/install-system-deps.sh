@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: Chromium for the browser tests (never a browser download).
+# With --bench: also what the benchmarks use to build their evaluation sets.
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
+if [ "${1:-}" = "--bench" ]; then
+  command -v fluidsynth >/dev/null || need+=(fluidsynth)
+  [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need+=(fluid-soundfont-gm)
+  command -v espeak-ng >/dev/null || need+=(espeak-ng)
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 SUDO=""
 if [ "$(id -u)" != "0" ]; then
