@@ -231,7 +231,9 @@ describe("stems: split, mix, export", () => {
     const score = Number(await page.textContent('[data-testid="game-score"]'));
     assert.ok(score >= 30, `hard drop scored: ${score}`);
     assert.equal(await page.evaluate(() => window.scrollY), scrollBefore);
-    assert.equal(Number(await page.textContent('[data-testid="game-best"]')), score);
+    // The best score follows in an effect after the render that shows the new score.
+    await until(async () => Number(await page.textContent('[data-testid="game-best"]')) === score,
+      { what: "the best score to catch up with the score" });
     // The job view keeps updating while playing.
     const label = async () => page.getAttribute('[data-testid="job-progress-bar"] [role="progressbar"]', "aria-valuenow");
     const p0 = Number(await label());
