@@ -17,6 +17,7 @@ x-realtime = audio seconds / timed wall seconds; cpu = user+sys seconds of the t
 
     .venv/bin/python bench/separate_neural.py                 # 30 s clip and 3-minute file, 2 and 4 stems
     .venv/bin/python bench/separate_neural.py --quick         # 30 s clip only
+    .venv/bin/python bench/separate_neural.py --clips 360 --stems 4   # memory stays flat in song length
     .venv/bin/python bench/separate_neural.py --model htdemucs_ft --quick   # bag of 4 (2 stems runs 1)
 """
 
@@ -185,6 +186,7 @@ def run_child(impl: str, wav: Path, stems: int, model: str, models_dir: Path, ma
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="30 s clip only")
+    p.add_argument("--clips", type=float, nargs="*", default=[30.0, 180.0], help="clip lengths in seconds")
     p.add_argument("--repeat", type=int, default=1, help="runs per case; the table shows the best wall time")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--model", default="htdemucs", choices=["htdemucs", "htdemucs_ft", "hdemucs_mmi"])
@@ -207,7 +209,7 @@ def main() -> None:
         return
 
     models_dir, manifest = prepare_models(args.model, args.dconv_mode)
-    clips = [30.0] if args.quick else [30.0, 180.0]
+    clips = [30.0] if args.quick else args.clips
     print(f"model {args.model} (random weights, released hyper-parameters, dconv_mode={args.dconv_mode}); "
           f"torch threads {args.threads}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     rows, raw = [], []
@@ -226,16 +228,22 @@ def main() -> None:
             rows.append((seconds, stems, best, runs))
 
     print()
-    print(f"{'clip':>6} {'stems':>5} | {'x-realtime ref':>14} {'ours':>6} | {'cpu s ref':>9} {'ours':>6} | "
-          f"{'peak MB ref':>11} {'ours':>6}")
+    print("x-realtime: best run (median); peak RSS MB: median [min-max] over runs")
+    print(f"{'clip':>6} {'stems':>5} | {'x-realtime ref':>20} {'ours':>12} | {'cpu s ref':>9} {'ours':>6} | "
+          f"{'peak MB ref':>18} {'ours':>18}")
+
+    def xrt(runs):
+        return f"{max(r['audio_s'] / r['wall_s'] for r in runs):.2f} ({statistics.median(r['audio_s'] / r['wall_s'] for r in runs):.2f})"
+
+    def peak(runs):
+        values = [r["peak_mb"] for r in runs]
+        return f"{statistics.median(values):.0f} [{min(values):.0f}-{max(values):.0f}]"
+
     for seconds, stems, best, runs in rows:
-        ref, ours = best["reference"], best["ours"]
-        cpu_ref = statistics.median(r["cpu_s"] for r in runs["reference"])
-        cpu_ours = statistics.median(r["cpu_s"] for r in runs["ours"])
-        peak_ref = max(r["peak_mb"] for r in runs["reference"])
-        peak_ours = max(r["peak_mb"] for r in runs["ours"])
-        print(f"{seconds:>5.0f}s {stems:>5} | {ref['audio_s'] / ref['wall_s']:>14.2f} {ours['audio_s'] / ours['wall_s']:>6.2f} | "
-              f"{cpu_ref:>9.1f} {cpu_ours:>6.1f} | {peak_ref:>11.0f} {peak_ours:>6.0f}")
+        ref, ours = runs["reference"], runs["ours"]
+        print(f"{seconds:>5.0f}s {stems:>5} | {xrt(ref):>20} {xrt(ours):>12} | "
+              f"{statistics.median(r['cpu_s'] for r in ref):>9.1f} {statistics.median(r['cpu_s'] for r in ours):>6.1f} | "
+              f"{peak(ref):>18} {peak(ours):>18}")
     sizes = install_size()
     print()
     print("install size of the neural extra: " + ", ".join(f"{n} {mb:.0f} MB" for n, mb in sizes if mb >= 1)

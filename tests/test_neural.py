@@ -101,8 +101,11 @@ def _close(actual: np.ndarray, expected: np.ndarray) -> None:
 
 @pytest.mark.parametrize("name", ["htdemucs", "htdemucs_ft", "hdemucs_mmi"])
 def test_engine_matches_demucs_reference(installed, name):
+    neural.clear_cache()
     engine = neural.create_engine(installed, name)
     assert engine.name == "demucs" and engine.model_name == name and engine.sample_rate == SR
+    # bag members load on first use: only the vocals model of htdemucs_ft until 4 stems are asked for
+    assert engine.bag.loaded == ([3] if name == "htdemucs_ft" else [0])
     audio = _audio(5.0)  # longer than one model segment (1.95 s / 3 s): several overlapping chunks
     assert audio.shape[1] > 1.5 * engine.model_segment_s * SR
     ref = _reference(installed, name, audio)
@@ -118,7 +121,7 @@ def test_engine_matches_demucs_reference(installed, name):
     _close(two["vocals"], ref["vocals"])
     if name == "htdemucs_ft":
         # a bag with per-source weights: only the vocals model runs; instrumental = mix - vocals
-        assert engine.last_run["members"] == [3]
+        assert engine.last_run["members"] == [3] and engine.bag.loaded == [0, 1, 2, 3]
         assert engine.last_run["chunks"] * 4 == four_chunks
         _close(two["instrumental"], audio - ref["vocals"])
     else:

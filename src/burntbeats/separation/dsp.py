@@ -5,8 +5,11 @@ Everything happens on one stereo STFT of the block:
 1. **Harmonic / percussive** (Fitzgerald 2010): a median across time of the magnitude
    keeps sustained partials, a median across frequency keeps broadband clicks; the soft
    mask ``h = H^p / (H^p + P^p)`` says how harmonic each bin is. Below ~300 Hz a kick
-   drum is narrow-band, so there a bin's excess over a short (~0.2 s) across-time
-   median also counts as percussive: ``h = min(h, (min(H_short, V) / V)^2)``.
+   drum is narrow-band (~50-150 Hz), so a frequency median over ~330 Hz misses it and
+   sees a bass note's peak as "broadband": there the percussive median runs over only
+   ``low_percussive_kernel`` bins (~54 Hz), which a kick fills and a bass partial does
+   not, and a bin's excess over a short (~0.2 s) across-time median also counts as
+   percussive: ``h = min(h, (min(H_short, V) / V)^2)``.
 2. **Repeating background** (REPET-SIM, Rafii & Pardo 2012): every frame is compared
    with all others, the median of its most similar frames (local maxima of similarity,
    at least ``repet_min_gap_s`` away) models the loop under it, and
@@ -29,7 +32,9 @@ masks sum to exactly one in every bin::
 work of the other stems.) An optional **multichannel Wiener** refinement (as in
 norbert / Open-Unmix) then re-estimates each stem's power and 2x2 spatial covariance and
 filters the mix with ``W_j = v_j R_j (sum_k v_k R_k)^-1``; the ``W_j`` sum to the identity,
-so stems still add up to the mix. Finally the last stem (``other``/``instrumental``) is
+so stems still add up to the mix. The first pass models ``v_j = m_j^wiener_power |X|^2``
+from the masks (2 is the usual Wiener power; 1 keeps the masks' own softness, which suits
+several passes, each of which sharpens the estimate again). Finally the last stem (``other``/``instrumental``) is
 computed in the time domain as ``mix - sum(other stems)``, which makes the sum exact to
 float precision whatever the STFT round trip does.
 
@@ -80,14 +85,9 @@ class DSPSettings:
     low_transient_hz: tuple[float, float] | None = (150.0, 300.0)
     low_transient_power: float = 2.0
     low_transient_kernel_s: float = 0.2  # across-time median length for that rule
-    # 4 stems: share of a panned (off-centre) *percussive* bin moved from drums to other,
-    # and share of a centred *harmonic* bin above the bass band given to bass (0 = off)
-    drum_centre: float = 0.0
-    drum_centre_power: float = 2.0
-    bass_centre: float = 0.0
-    bass_centre_power: float = 4.0
-    bass_harmonics_hz: tuple[float, float] = (400.0, 1000.0)
+    low_percussive_kernel: int = 0  # bins; in that band, HPSS with this (short) across-frequency median (0 = off)
     wiener_iterations: int = 0
+    wiener_power: float = 2.0  # the first pass models each stem's power as mask ** this * mix power
     segment_s: float = 30.0
     overlap_s: float = 2.0
 
@@ -358,7 +358,7 @@ def centre_weight(xl: np.ndarray, xr: np.ndarray, smooth: int, power: float) -> 
 # --------------------------------------------------------------------------- Wiener
 
 
-def _wiener(x: np.ndarray, masks: list[np.ndarray], iterations: int, keep: int, block: int = 96) -> list[np.ndarray]:
+def _wiener(x: np.ndarray, masks: list[np.ndarray], iterations: int, keep: int, block: int = 96, power: float = 2.0) -> list[np.ndarray]:
     """Multichannel Wiener refinement, per frequency block.
 
     x: (2, T, F) mixture STFT; masks: J soft masks (T, F) summing to one. Returns the
@@ -369,7 +369,10 @@ def _wiener(x: np.ndarray, masks: list[np.ndarray], iterations: int, keep: int, 
     for s in range(0, f, block):
         xb = x[:, :, s : s + block]
         xl, xr = xb[0], xb[1]
-        ys = [m[:, s : s + block] * xb for m in masks]
+        if power == 2.0:
+            ys = [m[:, s : s + block] * xb for m in masks]
+        else:
+            ys = [m[:, s : s + block] ** (0.5 * power) * xb for m in masks]
         for _ in range(iterations):
             vs, rs = [], []
             for y in ys:
@@ -420,7 +423,7 @@ class DSPSeparator:
         if unknown:
             raise TypeError(f"unknown DSP settings: {sorted(unknown)}")
         base.update(overrides)
-        for key in ("vocal_band_hz", "bass_band_hz", "low_transient_hz", "bass_harmonics_hz"):
+        for key in ("vocal_band_hz", "bass_band_hz", "low_transient_hz"):
             if base.get(key) is not None:
                 base[key] = tuple(base[key])
         self.quality = quality
@@ -466,6 +469,11 @@ class DSPSeparator:
             if st.low_transient_power != 1.0:
                 ht **= st.low_transient_power
             hl = h[:, :nb]
+            if st.low_percussive_kernel > 1:
+                kb = st.low_percussive_kernel | 1
+                nbk = min(v.shape[1], nb + kb)
+                perc_lo = median_filter_axis(np.ascontiguousarray(v[:, :nbk]), kb, axis=1)[:, :nb]
+                hl += w * (_soft_ratio(harm[:, :nb], perc_lo, st.hpss_power) - hl)
             hl += w * (np.minimum(hl, ht) - hl)
         del harm, perc
 
@@ -484,8 +492,7 @@ class DSPSeparator:
             del bg
         np.clip(fg, 0.0, 1.0, out=fg)
 
-        coh = centre_weight(xl, xr, st.centre_smooth, 1.0) if stems == 4 and (st.drum_centre or st.bass_centre) else None
-        c = centre_weight(xl, xr, st.centre_smooth, st.centre_power) if coh is None else coh**st.centre_power
+        c = centre_weight(xl, xr, st.centre_smooth, st.centre_power)
         f0, f1, f2, f3 = st.vocal_band_hz
         band = _ramp(freqs, f0, f1) * (1.0 - 0.8 * _ramp(freqs, f2, f3))
         a = st.vocal_percussive
@@ -500,16 +507,8 @@ class DSPSeparator:
         low = 1.0 - _ramp(freqs, *st.bass_band_hz)
         drums = rest * (1.0 - h)
         harmonic = rest * h
-        if st.bass_centre:
-            up = (1.0 - low) * (1.0 - _ramp(freqs, *st.bass_harmonics_hz))
-            bass = harmonic * (low[None, :] + st.bass_centre * up[None, :] * coh**st.bass_centre_power)
-        else:
-            bass = harmonic * low[None, :]
+        bass = harmonic * low[None, :]
         other = harmonic - bass
-        if st.drum_centre:
-            moved = drums * (st.drum_centre * (1.0 - coh**st.drum_centre_power))
-            drums -= moved
-            other += moved
         return [q, drums, bass, other]
 
     # -- the Separator API --------------------------------------------------------
@@ -540,7 +539,7 @@ class DSPSeparator:
         out: dict[str, np.ndarray] = {}
         residual = x.copy()
         if st.wiener_iterations > 0:
-            specs = _wiener(spec, masks, st.wiener_iterations, keep)
+            specs = _wiener(spec, masks, st.wiener_iterations, keep, power=st.wiener_power)
             del masks
             for j in range(keep):
                 y = istft(specs[j], st.n_fft, st.hop, n)
