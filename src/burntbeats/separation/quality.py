@@ -15,7 +15,13 @@ What the DSP knobs mean (see `separation.dsp` for the algorithm):
 * ``repet_neighbours``: frames used by the repeating-background model (0 = off).
 * ``repet_min_gap_s``: neighbours must be at least this far (in time) from the frame.
 * ``centre_power``: sharpness of the centre-channel (inter-channel coherence) cue.
+* ``low_percussive_kernel``: the percussive median's length (bins) below the
+  low-transient band, where kick drums are narrow-band (0 = use ``percussive_kernel``).
+* ``vocal_percussive``: share of a centred, non-repeating percussive bin given to vocals.
+* ``bass_band_hz`` / ``low_transient_hz``: the bass stem's crossover and the band below
+  which the kick-drum rules apply (raised-cosine from the first to the second frequency).
 * ``wiener_iterations``: multichannel Wiener refinement passes (0 = plain soft masks).
+* ``wiener_power``: exponent of the masks in the first Wiener pass's power model.
 * ``segment_s`` / ``overlap_s``: block length and crossfade overlap for the chunked driver.
 """
 
@@ -24,56 +30,70 @@ from __future__ import annotations
 import copy
 
 QUALITY_MODES: dict[str, dict] = {
-    # ~150x realtime on one core: coarse hop (46 ms), no Wiener refinement.
+    # Tuned on bench/quality.py's generated set (seeds 0-7; see docs/quality.md).
+    # ~80x realtime on one core (CPU time): coarse hop (46 ms), one Wiener pass.
     "fast": {
         "engine": "dsp",
         "neural_model": None,
         "dsp": {
             "n_fft": 4096,
             "hop": 2048,
-            "harmonic_kernel": 9,  # 0.42 s
+            "harmonic_kernel": 5,  # 0.23 s
             "percussive_kernel": 31,  # 334 Hz
+            "low_percussive_kernel": 5,  # 54 Hz, below the low-transient band
             "hpss_power": 2.0,
             "repet_neighbours": 21,
             "repet_min_gap_s": 0.75,
             "centre_power": 3.0,
-            "wiener_iterations": 0,
+            "vocal_percussive": 0.5,
+            "bass_band_hz": (150.0, 300.0),
+            "low_transient_hz": (200.0, 400.0),
+            "wiener_iterations": 1,
             "segment_s": 30.0,
             "overlap_s": 2.0,
         },
     },
-    # ~40x realtime: 23 ms hop, one multichannel Wiener pass.
+    # ~35x realtime: 23 ms hop, one multichannel Wiener pass.
     "balanced": {
         "engine": "dsp",
         "neural_model": "htdemucs",
         "dsp": {
             "n_fft": 4096,
             "hop": 1024,
-            "harmonic_kernel": 17,  # 0.39 s
+            "harmonic_kernel": 9,  # 0.21 s
             "percussive_kernel": 31,  # 334 Hz
+            "low_percussive_kernel": 5,  # 54 Hz
             "hpss_power": 2.0,
             "repet_neighbours": 21,
             "repet_min_gap_s": 0.75,
             "centre_power": 3.0,
+            "vocal_percussive": 0.5,
+            "bass_band_hz": (150.0, 300.0),
+            "low_transient_hz": (200.0, 400.0),
             "wiener_iterations": 1,
             "segment_s": 30.0,
             "overlap_s": 2.0,
         },
     },
-    # ~20x realtime: longer medians, two Wiener passes.
+    # ~30x realtime: as balanced, plus a second Wiener pass (started from softer powers).
     "best": {
         "engine": "dsp",
         "neural_model": "htdemucs_ft",
         "dsp": {
             "n_fft": 4096,
             "hop": 1024,
-            "harmonic_kernel": 25,  # 0.58 s
-            "percussive_kernel": 45,  # 484 Hz
+            "harmonic_kernel": 9,  # 0.21 s
+            "percussive_kernel": 31,  # 334 Hz
+            "low_percussive_kernel": 5,  # 54 Hz
             "hpss_power": 2.0,
             "repet_neighbours": 21,
             "repet_min_gap_s": 0.75,
-            "centre_power": 4.0,
+            "centre_power": 3.0,
+            "vocal_percussive": 0.5,
+            "bass_band_hz": (150.0, 300.0),
+            "low_transient_hz": (200.0, 400.0),
             "wiener_iterations": 2,
+            "wiener_power": 1.5,
             "segment_s": 30.0,
             "overlap_s": 2.0,
         },
