@@ -32,9 +32,7 @@ masks sum to exactly one in every bin::
 work of the other stems.) An optional **multichannel Wiener** refinement (as in
 norbert / Open-Unmix) then re-estimates each stem's power and 2x2 spatial covariance and
 filters the mix with ``W_j = v_j R_j (sum_k v_k R_k)^-1``; the ``W_j`` sum to the identity,
-so stems still add up to the mix. The first pass models ``v_j = m_j^wiener_power |X|^2``
-from the masks (2 is the usual Wiener power; 1 keeps the masks' own softness, which suits
-several passes, each of which sharpens the estimate again). Finally the last stem (``other``/``instrumental``) is
+so stems still add up to the mix. Finally the last stem (``other``/``instrumental``) is
 computed in the time domain as ``mix - sum(other stems)``, which makes the sum exact to
 float precision whatever the STFT round trip does.
 
@@ -87,7 +85,6 @@ class DSPSettings:
     low_transient_kernel_s: float = 0.2  # across-time median length for that rule
     low_percussive_kernel: int = 0  # bins; in that band, HPSS with this (short) across-frequency median (0 = off)
     wiener_iterations: int = 0
-    wiener_power: float = 2.0  # the first pass models each stem's power as mask ** this * mix power
     segment_s: float = 30.0
     overlap_s: float = 2.0
 
@@ -358,7 +355,7 @@ def centre_weight(xl: np.ndarray, xr: np.ndarray, smooth: int, power: float) -> 
 # --------------------------------------------------------------------------- Wiener
 
 
-def _wiener(x: np.ndarray, masks: list[np.ndarray], iterations: int, keep: int, block: int = 96, power: float = 2.0) -> list[np.ndarray]:
+def _wiener(x: np.ndarray, masks: list[np.ndarray], iterations: int, keep: int, block: int = 96) -> list[np.ndarray]:
     """Multichannel Wiener refinement, per frequency block.
 
     x: (2, T, F) mixture STFT; masks: J soft masks (T, F) summing to one. Returns the
@@ -369,10 +366,7 @@ def _wiener(x: np.ndarray, masks: list[np.ndarray], iterations: int, keep: int, 
     for s in range(0, f, block):
         xb = x[:, :, s : s + block]
         xl, xr = xb[0], xb[1]
-        if power == 2.0:
-            ys = [m[:, s : s + block] * xb for m in masks]
-        else:
-            ys = [m[:, s : s + block] ** (0.5 * power) * xb for m in masks]
+        ys = [m[:, s : s + block] * xb for m in masks]
         for _ in range(iterations):
             vs, rs = [], []
             for y in ys:
@@ -539,7 +533,7 @@ class DSPSeparator:
         out: dict[str, np.ndarray] = {}
         residual = x.copy()
         if st.wiener_iterations > 0:
-            specs = _wiener(spec, masks, st.wiener_iterations, keep, power=st.wiener_power)
+            specs = _wiener(spec, masks, st.wiener_iterations, keep)
             del masks
             for j in range(keep):
                 y = istft(specs[j], st.n_fft, st.hop, n)
