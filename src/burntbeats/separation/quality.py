@@ -28,6 +28,25 @@ from __future__ import annotations
 
 import copy
 
+# Shared by balanced and best (see the note on best below).
+_BALANCED_DSP = {
+    "n_fft": 4096,
+    "hop": 1024,
+    "harmonic_kernel": 9,  # 0.21 s
+    "percussive_kernel": 31,  # 334 Hz
+    "low_percussive_kernel": 5,  # 54 Hz
+    "hpss_power": 2.0,
+    "repet_neighbours": 21,
+    "repet_min_gap_s": 0.75,
+    "centre_power": 3.0,
+    "vocal_percussive": 0.5,
+    "bass_band_hz": (150.0, 300.0),
+    "low_transient_hz": (200.0, 400.0),
+    "wiener_iterations": 1,
+    "segment_s": 30.0,
+    "overlap_s": 2.0,
+}
+
 QUALITY_MODES: dict[str, dict] = {
     # Tuned on bench/quality.py's generated set (seeds 0-7; see docs/quality.md).
     # ~80x realtime on one core (CPU time): coarse hop (46 ms), one Wiener pass.
@@ -56,23 +75,7 @@ QUALITY_MODES: dict[str, dict] = {
     "balanced": {
         "engine": "dsp",
         "neural_model": "htdemucs",
-        "dsp": {
-            "n_fft": 4096,
-            "hop": 1024,
-            "harmonic_kernel": 9,  # 0.21 s
-            "percussive_kernel": 31,  # 334 Hz
-            "low_percussive_kernel": 5,  # 54 Hz
-            "hpss_power": 2.0,
-            "repet_neighbours": 21,
-            "repet_min_gap_s": 0.75,
-            "centre_power": 3.0,
-            "vocal_percussive": 0.5,
-            "bass_band_hz": (150.0, 300.0),
-            "low_transient_hz": (200.0, 400.0),
-            "wiener_iterations": 1,
-            "segment_s": 30.0,
-            "overlap_s": 2.0,
-        },
+        "dsp": _BALANCED_DSP,
     },
     # Same DSP settings as balanced: on the benchmark a second Wiener pass (or longer
     # medians, a sharper centre cue) was no better on the tuning songs and worse on the
@@ -80,23 +83,7 @@ QUALITY_MODES: dict[str, dict] = {
     "best": {
         "engine": "dsp",
         "neural_model": "htdemucs_ft",
-        "dsp": {
-            "n_fft": 4096,
-            "hop": 1024,
-            "harmonic_kernel": 9,  # 0.21 s
-            "percussive_kernel": 31,  # 334 Hz
-            "low_percussive_kernel": 5,  # 54 Hz
-            "hpss_power": 2.0,
-            "repet_neighbours": 21,
-            "repet_min_gap_s": 0.75,
-            "centre_power": 3.0,
-            "vocal_percussive": 0.5,
-            "bass_band_hz": (150.0, 300.0),
-            "low_transient_hz": (200.0, 400.0),
-            "wiener_iterations": 1,
-            "segment_s": 30.0,
-            "overlap_s": 2.0,
-        },
+        "dsp": dict(_BALANCED_DSP),
     },
 }
 
