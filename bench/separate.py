@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/separate.py            # 3-minute song, 3 runs each, 30-minute file
     .venv/bin/python bench/separate.py --quick    # 1-minute song, 1 run each, 10-minute file
+    .venv/bin/python bench/separate.py --neural   # then the neural engine vs demucs, side by side
 
 For every quality mode x {2, 4} stems it writes a synthetic stereo 44.1 kHz song as a
 float WAV and runs `separate_file` on it in a fresh subprocess per run (so peak RSS is
@@ -132,6 +133,8 @@ def main() -> None:
     ap.add_argument("--long-minutes", type=float, default=None, help="long-file length (default 30, quick 10; 0 = skip)")
     ap.add_argument("--song", choices=("fixtures", "synth"), default="fixtures")
     ap.add_argument("--qualities", default=None, help="comma-separated subset of the quality modes")
+    ap.add_argument("--neural", action="store_true",
+                    help="then run bench/separate_neural.py (neural engine vs demucs' apply_model, side by side)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--wav", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -194,6 +197,10 @@ def main() -> None:
                 f"{res['duration'] / max(res['cpu'], 1e-9):.1f}x (cpu), peak RSS {res['peak_mb']:.0f} MB"
             )
     print(f"\nbench took {time.perf_counter() - started:.0f} s")
+    if args.neural:
+        print("\nneural engine (random weights) vs demucs' own apply_model:", flush=True)
+        neural = [sys.executable, str(Path(__file__).with_name("separate_neural.py"))] + (["--quick"] if args.quick else [])
+        subprocess.run(neural, check=True)
 
 
 if __name__ == "__main__":

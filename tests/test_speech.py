@@ -130,9 +130,14 @@ def test_attenuation_limit_keeps_some_background(engine_cls):
         tail = slice(sr, None)  # after the models settle
         return 10 * np.log10(np.mean(y[0, tail] ** 2) / np.mean(noise[0, tail] ** 2))
 
-    unlimited, limited = residual_db(None), residual_db(6.0)
+    unlimited, limited = residual_db(100.0), residual_db(6.0)
     assert unlimited < -20  # measured: about -44 dB (DeepFilterNet), -33 dB (RNNoise)
     assert -7.0 < limited < -5.0  # measured: -6.0 / -5.9 dB
+    default = residual_db(None)  # DeepFilterNet: no limit; RNNoise: 15 dB
+    if engine_cls.default_atten_limit_db is None:
+        assert default < -20
+    else:
+        assert -engine_cls.default_atten_limit_db - 1.5 < default < -engine_cls.default_atten_limit_db + 1.0
 
 
 def test_lanes_match_one_continuous_stream(tmp_path):

@@ -22,7 +22,8 @@ def enhance(
         "balanced", "--engine", "-e",
         help="balanced | best (DeepFilterNet 3) | fast (RNNoise); also: rnnoise, deepfilternet."),
     atten_limit: Optional[float] = typer.Option(
-        None, "--atten-limit", help="Attenuation limit in dB (1-100); e.g. 18 keeps a little room tone."),
+        None, "--atten-limit", help="Attenuation limit in dB (1-100); e.g. 18 keeps a little room tone; 100 = no limit. "
+                                   "Default: none for balanced/best, 15 for fast."),
     sample_rate: str = typer.Option("original", "--sample-rate", help="original | 48000"),
     channels: str = typer.Option("mono", "--channels", help="mono | keep"),
     loudness: Optional[float] = typer.Option(

@@ -247,7 +247,7 @@ def run_enhance(ctx: JobContext) -> dict:
         "samples": n_out,
         "duration_s": round(seconds, 3),
         "bit_depth": p.bit_depth,
-        "atten_limit_db": p.atten_limit_db,
+        "atten_limit_db": enhancer.atten_limit_db,  # the limit applied (the engine's default if none was given)
         "highpass_hz": p.highpass_hz,
         "loudness": loudness,
         "delay_compensated_samples": enhancer.delay,

@@ -88,7 +88,7 @@ export function SpeechPage({ initialJob }: { initialJob: string | null }) {
             </label>
             <label className="field">
               <span>Noise reduction limit (dB)</span>
-              <input type="number" min={1} max={100} placeholder="no limit" value={settings.atten_limit_db} onChange={(e) => set("atten_limit_db", e.target.value)} />
+              <input type="number" min={1} max={100} placeholder={settings.engine === "fast" ? "15 (default)" : "no limit"} value={settings.atten_limit_db} onChange={(e) => set("atten_limit_db", e.target.value)} />
             </label>
             <label className="field">
               <span>Loudness (LUFS)</span>

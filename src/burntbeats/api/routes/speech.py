@@ -32,7 +32,8 @@ async def enhance(
     engine: str = Form("balanced", description="balanced (DeepFilterNet 3, uses every core) | best (DeepFilterNet 3 "
                        "as one continuous stream) | fast (RNNoise). Engine names rnnoise / deepfilternet also work."),
     atten_limit_db: str | None = Form(None, description="Attenuation limit in dB (1-100): keep some of the "
-                                      "background for a natural sound, e.g. 12-24. Empty = no limit."),
+                                      "background for a natural sound, e.g. 12-24; 100 = no limit. Empty = the "
+                                      "engine's default: no limit for balanced/best, 15 for fast."),
     sample_rate: str = Form("original", description="Output sample rate: original | 48000."),
     channels: str = Form("mono", description="mono (down-mix) | keep (mono stays mono, stereo stays stereo)."),
     loudness_lufs: str | None = Form(None, description="Normalise to this integrated loudness (-40 to -5 LUFS, "
