@@ -124,9 +124,14 @@ def status_payload(session: Session, job: Job) -> dict[str, Any]:
     }
 
 
+def files_gone(what: str = "job") -> HTTPException:
+    """410: the files were removed after JOB_RETENTION_HOURS."""
+    return HTTPException(status_code=410, detail=f"This {what}'s files have expired and were removed.")
+
+
 def require_succeeded(job: Job) -> None:
     if job.files_purged_at is not None:
-        raise HTTPException(status_code=410, detail="This job's files have expired and were removed.")
+        raise files_gone()
     if job.status != JobStatus.SUCCEEDED:
         raise HTTPException(status_code=409, detail=f"The job is {job.status}, not finished yet.")
 
@@ -145,6 +150,14 @@ def split_filename(filename: str, allowed_ext: tuple[str, ...] = ("wav", "flac",
     if not dot or ext.lower() not in allowed_ext or not stem:
         raise HTTPException(status_code=404, detail=f"No such file: {filename}. Use one of: .{', .'.join(allowed_ext)}.")
     return stem, ext.lower()
+
+
+def serve_upload(state: AppState, job: Job) -> FileResponse:
+    """The job's original upload, byte for byte, under the name it was uploaded with."""
+    path = state.storage.job_dir(job.id) / INPUT_FILE
+    if job.files_purged_at is not None or not path.exists():
+        raise files_gone()
+    return FileResponse(path, media_type="application/octet-stream", filename=job.input_name or "original")
 
 
 async def serve_audio(wav_path: Path, ext: str, download_name: str) -> FileResponse:

@@ -135,9 +135,61 @@ def _load_deepfilter() -> tuple[ctypes.CDLL, Path, str]:
 _FLOAT_P = ctypes.POINTER(ctypes.c_float)
 
 
-class _DeepFilterStream:
+class _FrameStream:
+    """One C model state fed frame by frame through two reused ctypes buffers.
+
+    Subclasses set ``_state`` and implement ``_run(in_p, out_p)`` (one frame) and ``_free()``.
+    ``SCALE`` is the sample scale the C code expects (RNNoise works on 16-bit-scaled floats).
+    """
+
+    SCALE = 1.0
+
+    def __init__(self, frame_length: int) -> None:
+        self._state: ctypes.c_void_p | None = None
+        self._n = frame_length
+        self._in = np.zeros(frame_length, dtype=np.float32)
+        self._out = np.zeros(frame_length, dtype=np.float32)
+        self._in_p = self._in.ctypes.data_as(_FLOAT_P)
+        self._out_p = self._out.ctypes.data_as(_FLOAT_P)
+
+    def _run(self, in_p, out_p) -> None:  # noqa: ANN001
+        raise NotImplementedError
+
+    def _free(self) -> None:
+        raise NotImplementedError
+
+    def process(self, frames: np.ndarray) -> np.ndarray:
+        n = self._n
+        x = np.asarray(frames, dtype=np.float32)
+        if self.SCALE != 1.0:
+            x = x * np.float32(self.SCALE)
+        out = np.empty(len(x), dtype=np.float32)
+        run, inp, res, inp_p, out_p = self._run, self._in, self._out, self._in_p, self._out_p
+        for i in range(0, len(x), n):
+            inp[:] = x[i : i + n]
+            # ctypes releases the GIL for the call: parallel streams really run in parallel.
+            run(inp_p, out_p)
+            out[i : i + n] = res
+        if self.SCALE != 1.0:
+            out *= np.float32(1.0 / self.SCALE)
+        return out
+
+    def close(self) -> None:
+        if self._state is not None:
+            self._free()
+            self._state = None
+
+    def __del__(self) -> None:  # pragma: no cover - safety net
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class _DeepFilterStream(_FrameStream):
     def __init__(self, lib: ctypes.CDLL, model_path: Path, atten_lim_db: float, post_filter_beta: float,
                  frame_length: int) -> None:
+        super().__init__(frame_length)
         self._lib = lib
         # df_create unpacks the model archive; keep it serialised (it is not documented as thread-safe).
         with _df_lock:
@@ -147,39 +199,16 @@ class _DeepFilterStream:
         self._state = ctypes.c_void_p(state)
         n = int(lib.df_get_frame_length(self._state))
         if n != frame_length:
-            lib.df_free(self._state)
+            self.close()
             raise EngineUnavailable(f"unexpected DeepFilterNet frame length {n}")
         if post_filter_beta > 0:
             lib.df_set_post_filter_beta(self._state, float(post_filter_beta))
-        self._n = n
-        self._in = np.zeros(n, dtype=np.float32)
-        self._out = np.zeros(n, dtype=np.float32)
-        self._in_p = self._in.ctypes.data_as(_FLOAT_P)
-        self._out_p = self._out.ctypes.data_as(_FLOAT_P)
 
-    def process(self, frames: np.ndarray) -> np.ndarray:
-        n = self._n
-        x = np.asarray(frames, dtype=np.float32)
-        out = np.empty(len(x), dtype=np.float32)
-        proc, state, inp, res, inp_p, out_p = (self._lib.df_process_frame, self._state, self._in, self._out,
-                                               self._in_p, self._out_p)
-        for i in range(0, len(x), n):
-            inp[:] = x[i : i + n]
-            # ctypes releases the GIL for the call: parallel streams really run in parallel.
-            proc(state, inp_p, out_p)
-            out[i : i + n] = res
-        return out
+    def _run(self, in_p, out_p) -> None:  # noqa: ANN001
+        self._lib.df_process_frame(self._state, in_p, out_p)
 
-    def close(self) -> None:
-        if self._state is not None:
-            self._lib.df_free(self._state)
-            self._state = None
-
-    def __del__(self) -> None:  # pragma: no cover - safety net
-        try:
-            self.close()
-        except Exception:
-            pass
+    def _free(self) -> None:
+        self._lib.df_free(self._state)
 
 
 class DeepFilterNet(SpeechEnhancer):
@@ -233,45 +262,22 @@ def _load_rnnoise() -> ctypes.CDLL:
     return _rn_lib
 
 
-class _RNNoiseStream:
-    # RNNoise works on 16-bit-scaled floats.
-    SCALE = 32768.0
+class _RNNoiseStream(_FrameStream):
+    SCALE = 32768.0  # RNNoise works on 16-bit-scaled floats
 
     def __init__(self, lib: ctypes.CDLL, frame_length: int) -> None:
+        super().__init__(frame_length)
         self._lib = lib
         state = lib.rnnoise_create(None)
         if not state:
             raise EngineUnavailable("RNNoise could not create its state")
         self._state = ctypes.c_void_p(state)
-        self._n = frame_length
-        self._in = np.zeros(frame_length, dtype=np.float32)
-        self._out = np.zeros(frame_length, dtype=np.float32)
-        self._in_p = self._in.ctypes.data_as(_FLOAT_P)
-        self._out_p = self._out.ctypes.data_as(_FLOAT_P)
 
-    def process(self, frames: np.ndarray) -> np.ndarray:
-        n = self._n
-        x = np.asarray(frames, dtype=np.float32) * np.float32(self.SCALE)
-        out = np.empty(len(x), dtype=np.float32)
-        proc, state, inp, res, inp_p, out_p = (self._lib.rnnoise_process_frame, self._state, self._in, self._out,
-                                               self._in_p, self._out_p)
-        for i in range(0, len(x), n):
-            inp[:] = x[i : i + n]
-            proc(state, out_p, inp_p)  # (state, out, in)
-            out[i : i + n] = res
-        out *= np.float32(1.0 / self.SCALE)
-        return out
+    def _run(self, in_p, out_p) -> None:  # noqa: ANN001
+        self._lib.rnnoise_process_frame(self._state, out_p, in_p)  # (state, out, in)
 
-    def close(self) -> None:
-        if self._state is not None:
-            self._lib.rnnoise_destroy(self._state)
-            self._state = None
-
-    def __del__(self) -> None:  # pragma: no cover - safety net
-        try:
-            self.close()
-        except Exception:
-            pass
+    def _free(self) -> None:
+        self._lib.rnnoise_destroy(self._state)
 
 
 class RNNoise(SpeechEnhancer):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile as StarletteUploadFile
 
 from burntbeats.api.common import (
-    INPUT_FILE, accept_upload, accepted, queue_derived_job, require_succeeded, status_payload,
+    INPUT_FILE, accept_upload, accepted, files_gone, queue_derived_job, require_succeeded, status_payload,
 )
 from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, get_job, job_token, provided_token
 from burntbeats.api.uploads import save_and_probe
@@ -209,7 +209,7 @@ def _finished_midi_job(session: Session, state: AppState, job_id: str, token: st
     job = get_job(session, state, job_id, token, KIND)
     require_succeeded(job)
     if not (_job_dir(state, job) / OUTPUT_MIDI).exists():
-        raise HTTPException(status_code=410, detail="This job's files have expired and were removed.")
+        raise files_gone()
     return job
 
 
@@ -321,7 +321,7 @@ def midi_file(
         raise HTTPException(status_code=404, detail=f"No such file: {filename}. Use {OUTPUT_MIDI} or {METADATA}.")
     path = _job_dir(state, job) / filename
     if not path.exists():
-        raise HTTPException(status_code=410, detail="This job's files have expired and were removed.")
+        raise files_gone()
     if filename == METADATA:
         return FileResponse(path, media_type="application/json")
     base = safe_stem_name(job.input_name, "audio")
@@ -795,5 +795,5 @@ def export_file(
         raise HTTPException(status_code=404, detail=f"No such file: {filename}. Use {EXPORT_ZIP}.")
     path = state.storage.job_dir(job.id) / EXPORT_ZIP
     if not path.exists():
-        raise HTTPException(status_code=410, detail="This export's files have expired and were removed.")
+        raise files_gone("export")
     return FileResponse(path, media_type="application/zip", filename=f"midi-{job.id[:8]}-{EXPORT_ZIP}")

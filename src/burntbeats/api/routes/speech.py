@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.orm import Session
 
 from burntbeats.api.common import (
-    INPUT_FILE, accept_upload, accepted, require_succeeded, serve_audio, split_filename, status_payload,
+    accept_upload, accepted, require_succeeded, serve_audio, serve_upload, split_filename, status_payload,
 )
 from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, get_job, job_token, provided_token
 from burntbeats.jobs import service
@@ -112,8 +112,5 @@ def original_upload(
     session: Session = Depends(db_session),
 ) -> FileResponse:
     job = get_job(session, state, job_id, token, KIND_PREFIX)
-    path = state.storage.job_dir(job.id) / INPUT_FILE
-    if job.files_purged_at is not None or not path.exists():
-        raise HTTPException(status_code=410, detail="This job's files have expired and were removed.")
-    return FileResponse(path, media_type="application/octet-stream", filename=job.input_name or "original")
+    return serve_upload(state, job)
 

@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
 from burntbeats.api.common import (
-    INPUT_FILE, accept_upload, check_choice, accepted, queue_derived_job, require_succeeded, serve_audio, split_filename,
+    accept_upload, check_choice, accepted, queue_derived_job, require_succeeded, serve_audio, serve_upload, split_filename,
     status_payload,
 )
 from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, get_job, job_token, provided_token
@@ -92,10 +92,7 @@ def original_file(
     session: Session = Depends(db_session),
 ) -> FileResponse:
     job = get_job(session, state, job_id, token, "stems.")
-    path = state.storage.job_dir(job.id) / INPUT_FILE
-    if not path.exists():
-        raise HTTPException(status_code=410, detail="This job's files have expired and were removed.")
-    return FileResponse(path, media_type="application/octet-stream", filename=job.input_name or "original")
+    return serve_upload(state, job)
 
 
 @router.post("/expand/{job_id}", status_code=202, summary="Turn a finished 2-stem job into 4 stems, no re-upload")
