@@ -330,8 +330,18 @@ def select_enhancer(value: str | None, atten_limit_db: float | None = None) -> E
     quality = normalise_engine(value)
     if quality == "fast":
         return EngineChoice(RNNoise(atten_limit_db), quality, parallel=True)
+    parallel = quality != "best"
+    # The batched onnxruntime path gives the C runtime's output (to ~120 dB) 2-3x faster per core;
+    # the C runtime stays as the fallback, then RNNoise.
+    from burntbeats.speech.dfn_batch import DeepFilterNetBatch
+
     try:
-        return EngineChoice(DeepFilterNet(atten_limit_db), quality, parallel=quality != "best")
+        return EngineChoice(DeepFilterNetBatch(atten_limit_db), quality, parallel=parallel)
+    except (EngineUnavailable, OSError, ImportError) as exc:
+        batch_error = exc
+    try:
+        return EngineChoice(DeepFilterNet(atten_limit_db), quality, parallel=parallel,
+                            note=f"DeepFilterNet ran on its C runtime (slower): {batch_error}")
     except (EngineUnavailable, OSError) as exc:
         return EngineChoice(
             RNNoise(atten_limit_db), quality, parallel=True,
