@@ -101,13 +101,16 @@ def prepare_audio(seconds: float) -> Path:
     return path
 
 
-def install_size() -> list[tuple[str, float]]:
-    """MB on disk of the neural extra's distributions (from their RECORD files)."""
+NEURAL_EXTRA = ("torch", "demucs", "julius", "einops", "PyYAML", "safetensors", "lameenc", "tqdm", "sphn",
+                "huggingface_hub", "sympy", "networkx", "mpmath", "jinja2", "filelock", "fsspec")
+
+
+def dist_sizes(names) -> list[tuple[str, str, float]]:
+    """(name, version, MB on disk) of installed distributions, from their RECORD files."""
     from importlib import metadata
 
     rows = []
-    for name in ("torch", "demucs", "julius", "einops", "PyYAML", "safetensors", "lameenc", "tqdm", "sphn",
-                 "huggingface_hub", "sympy", "networkx", "mpmath", "jinja2", "filelock", "fsspec"):
+    for name in names:
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
@@ -118,8 +121,13 @@ def install_size() -> list[tuple[str, float]]:
                 total += os.path.getsize(dist.locate_file(f))
             except OSError:
                 pass
-        rows.append((name, total / 1e6))
+        rows.append((name, dist.version, total / 1e6))
     return rows
+
+
+def install_size() -> list[tuple[str, float]]:
+    """MB on disk of the neural extra's distributions."""
+    return [(name, mb) for name, _, mb in dist_sizes(NEURAL_EXTRA)]
 
 
 # --------------------------------------------------------------------------- children

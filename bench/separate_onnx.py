@@ -71,7 +71,9 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "src"))
 
-from separate_neural import CACHE, SR, _peak_mb, _rusage_cpu, prepare_audio, prepare_models, run_child  # noqa: E402
+from separate_neural import (  # noqa: E402
+    CACHE, NEURAL_EXTRA, SR, _peak_mb, _rusage_cpu, dist_sizes, prepare_audio, prepare_models, run_child,
+)
 
 ONNX_DIR = CACHE / "onnx"
 MODEL = "htdemucs"
@@ -445,30 +447,9 @@ def agreement(wav: Path, onnx: Path, models_dir: Path, manifest: Path, threads: 
     return diffs
 
 
-TORCH_RUNTIME = ("torch", "demucs", "julius", "einops", "PyYAML", "safetensors", "lameenc", "tqdm", "sphn",
-                 "huggingface_hub", "sympy", "networkx", "mpmath", "jinja2", "filelock", "fsspec")  # = install_size()
+TORCH_RUNTIME = NEURAL_EXTRA
 ONNX_RUNTIME = ("onnxruntime", "flatbuffers", "protobuf", "packaging")
 ONNX_EXPORT = ("onnx", "onnxscript", "onnx-ir", "ml-dtypes")
-
-
-def dist_sizes(names) -> list[tuple[str, str, float]]:
-    """(name, version, MB on disk) of installed distributions, from their RECORD files."""
-    from importlib import metadata
-
-    rows = []
-    for name in names:
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        total = 0
-        for f in dist.files or ():
-            try:
-                total += os.path.getsize(dist.locate_file(f))
-            except OSError:
-                pass
-        rows.append((name, dist.version, total / 1e6))
-    return rows
 
 
 # --------------------------------------------------------------------------- main
