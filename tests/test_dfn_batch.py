@@ -112,3 +112,15 @@ def test_drop_in_for_aligned_enhancer(clip) -> None:  # noqa: ANN001
     ref, out = run(DeepFilterNet()), run(DeepFilterNetBatch())
     assert len(out) == len(noisy) == len(ref)
     assert snr_db(ref, out) > MIN_AGREEMENT_DB
+
+
+@pytest.mark.parametrize("quality", ["balanced", "best"])
+def test_balanced_and_best_run_the_batched_path(quality) -> None:  # noqa: ANN001
+    """No silent fallback to the slower C runtime: the product's default path is the batched one."""
+    from burntbeats.speech.engines import select_enhancer
+
+    choice = select_enhancer(quality)
+    assert isinstance(choice.enhancer, DeepFilterNetBatch)
+    assert choice.note is None
+    assert choice.parallel is (quality == "balanced")
+    assert "onnxruntime" in choice.enhancer.describe()["model"]
