@@ -15,17 +15,4 @@ from burntbeats.audio.io import (
     write_audio,
 )
 
-__all__ = [
-    "AudioError",
-    "UnsupportedAudio",
-    "EmptyAudio",
-    "AudioTooLong",
-    "AudioInfo",
-    "probe",
-    "decode_to_wav",
-    "read_audio",
-    "write_audio",
-    "transcode",
-    "MEDIA_TYPES",
-    "ENCODE_FORMATS",
-]
+from burntbeats.audio.io import __all__  # noqa: E402,F401  (one list of the public names)
