@@ -312,6 +312,26 @@ def _inferred_onsets(onsets: np.ndarray, frames: np.ndarray, n_diff: int = 2) ->
     return np.max([onsets, frame_diff], axis=0)
 
 
+def _trace_and_clear(row: np.ndarray, above: np.ndarray | None, below: np.ndarray | None, i: int, stop: int,
+                     step: int, frame_thresh: float, energy_tol: int) -> tuple[int, int]:
+    """Melodia trick: walk from frame `i` towards `stop` (exclusive) while fewer than `energy_tol`
+    frames in a row are below `frame_thresh`, zeroing this pitch and its neighbours on the way.
+    Returns (where the walk stopped, how many trailing frames were below the threshold)."""
+    k = 0
+    while (i < stop if step > 0 else i > stop) and k < energy_tol:
+        if row[i] < frame_thresh:
+            k += 1
+        else:
+            k = 0
+        row[i] = 0
+        if above is not None:
+            above[i] = 0
+        if below is not None:
+            below[i] = 0
+        i += step
+    return i, k
+
+
 def output_to_notes_polyphonic(
     frames: np.ndarray,
     onsets: np.ndarray,
@@ -394,34 +414,9 @@ def output_to_notes_polyphonic(
             above = energy[freq_idx + 1] if freq_idx < MAX_FREQ_IDX else None
             below = energy[freq_idx - 1] if freq_idx > 0 else None
 
-            i = i_mid + 1
-            k = 0
-            while i < n_frames - 1 and k < energy_tol:
-                if row[i] < frame_thresh:
-                    k += 1
-                else:
-                    k = 0
-                row[i] = 0
-                if above is not None:
-                    above[i] = 0
-                if below is not None:
-                    below[i] = 0
-                i += 1
+            i, k = _trace_and_clear(row, above, below, i_mid + 1, n_frames - 1, +1, frame_thresh, energy_tol)
             i_end = i - 1 - k
-
-            i = i_mid - 1
-            k = 0
-            while i > 0 and k < energy_tol:
-                if row[i] < frame_thresh:
-                    k += 1
-                else:
-                    k = 0
-                row[i] = 0
-                if above is not None:
-                    above[i] = 0
-                if below is not None:
-                    below[i] = 0
-                i -= 1
+            i, k = _trace_and_clear(row, above, below, i_mid - 1, 0, -1, frame_thresh, energy_tol)
             i_start = i + 1 + k
 
             if i_end - i_start <= min_note_len:
