@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 from sqlalchemy.orm import Session
@@ -66,3 +66,17 @@ def get_job(session: Session, state: AppState, job_id: str, token: str | None, k
     if not tokens.verify(state.secret, JOB_TOKEN_PURPOSE, job.id, token):
         raise HTTPException(status_code=403, detail="Missing or invalid job token for this job.")
     return job
+
+
+def job_access(kind_prefix: str | None = None) -> Callable[..., Job]:
+    """A route dependency: the job named by the path's ``{job_id}``, checked as :func:`get_job` does."""
+
+    def dependency(
+        job_id: str,
+        token: str | None = Depends(provided_token),
+        state: AppState = Depends(app_state),
+        session: Session = Depends(db_session),
+    ) -> Job:
+        return get_job(session, state, job_id, token, kind_prefix)
+
+    return dependency

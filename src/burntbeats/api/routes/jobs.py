@@ -7,11 +7,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from burntbeats.api.common import status_payload
-from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, get_job, job_token, provided_token
+from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, job_access, job_token
 from burntbeats.jobs import service
 from burntbeats.models import Job
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+any_job = job_access()
 
 
 @router.get("", summary="The current user's jobs, newest first (history)")
@@ -30,23 +31,16 @@ def list_jobs(
 
 
 @router.get("/{job_id}", summary="Status of any job")
-def job_status(
-    job_id: str,
-    token: str | None = Depends(provided_token),
-    state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
-) -> dict:
-    return status_payload(session, get_job(session, state, job_id, token))
+def job_status(job: Job = Depends(any_job), session: Session = Depends(db_session)) -> dict:
+    return status_payload(session, job)
 
 
 @router.post("/{job_id}/cancel", summary="Cancel a queued or running job")
 def cancel(
-    job_id: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(any_job),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session),
 ) -> dict:
-    job = get_job(session, state, job_id, token)
     if not service.cancel_job(session, job):
         session.refresh(job)
         raise HTTPException(status_code=409, detail=f"The job is already {job.status}.")

@@ -19,7 +19,9 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from burntbeats.api.common import (
     INPUT_FILE, accept_upload, accepted, files_gone, queue_derived_job, require_succeeded, status_payload,
 )
-from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, get_job, job_token, provided_token
+from burntbeats.api.deps import (
+    AppState, app_state, current_user_id, db_session, get_job, job_access, job_token, provided_token,
+)
 from burntbeats.api.uploads import save_and_probe
 from burntbeats.audio import AudioError
 from burntbeats.jobs import service, tokens
@@ -37,6 +39,7 @@ from burntbeats.storage import safe_filename, safe_stem_name
 router = APIRouter(prefix="/api/midi", tags=["midi"])
 
 KIND = "midi.transcribe"
+midi_job = job_access(KIND)
 EXPORT_KIND = "midi.export"
 BATCH_TOKEN_PURPOSE = "midi-batch"
 MIDI_MEDIA_TYPE = "audio/midi"
@@ -206,7 +209,15 @@ def _job_dir(state: AppState, job: Job) -> Path:
 
 
 def _finished_midi_job(session: Session, state: AppState, job_id: str, token: str | None) -> Job:
-    job = get_job(session, state, job_id, token, KIND)
+    return _require_midi_output(state, get_job(session, state, job_id, token, KIND))
+
+
+def finished_midi_job(job: Job = Depends(midi_job), state: AppState = Depends(app_state)) -> Job:
+    """Route dependency: the path's finished MIDI job, with its files still there."""
+    return _require_midi_output(state, job)
+
+
+def _require_midi_output(state: AppState, job: Job) -> Job:
     require_succeeded(job)
     if not (_job_dir(state, job) / OUTPUT_MIDI).exists():
         raise files_gone()
@@ -278,13 +289,11 @@ async def convert(
 
 @router.get("/status/{job_id}", summary="Progress; when done, the piano-roll notes and the MIDI file URL")
 def status(
-    job_id: str,
     include_notes: bool = Query(True, description="Include the note list (set false for a light poll)."),
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(midi_job),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session),
 ) -> dict:
-    job = get_job(session, state, job_id, token, KIND)
     payload = status_payload(session, job)
     payload["stem"] = (job.params or {}).get("stem")
     payload["source"] = (job.params or {}).get("source")
@@ -309,13 +318,10 @@ def status(
 
 @router.get("/file/{job_id}/{filename}", summary="The MIDI file (output.mid) or its metadata.json")
 def midi_file(
-    job_id: str,
     filename: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(midi_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> FileResponse:
-    job = get_job(session, state, job_id, token, KIND)
     require_succeeded(job)
     if filename not in (OUTPUT_MIDI, METADATA):
         raise HTTPException(status_code=404, detail=f"No such file: {filename}. Use {OUTPUT_MIDI} or {METADATA}.")
@@ -348,13 +354,10 @@ def _notes_response(state: AppState, job: Job, meta: dict, include_notes: bool =
 
 @router.get("/notes/{job_id}", summary="The current note list (or an older version with ?version=)")
 def get_notes(
-    job_id: str,
     version: int | None = Query(None, ge=1),
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(finished_midi_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> dict:
-    job = _finished_midi_job(session, state, job_id, token)
     store = NoteStore(_job_dir(state, job))
     try:
         doc = store.read(version)
@@ -373,13 +376,10 @@ def get_notes(
     "rejects the edit with 409 if someone changed the notes since.",
 )
 def put_notes(
-    job_id: str,
     body: Any = Body(...),
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(finished_midi_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> dict:
-    job = _finished_midi_job(session, state, job_id, token)
     base_version = None
     if isinstance(body, dict):
         if "notes" not in body:
@@ -404,12 +404,9 @@ def put_notes(
 
 @router.post("/notes/{job_id}/undo", summary="Undo the last edit: back to the previous version; output.mid follows")
 def undo(
-    job_id: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(finished_midi_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> dict:
-    job = _finished_midi_job(session, state, job_id, token)
     try:
         meta = undo_notes(_job_dir(state, job), max_versions=state.settings.midi_max_versions)
     except NothingToUndo as exc:
@@ -419,25 +416,19 @@ def undo(
 
 @router.get("/notes/{job_id}/versions", summary="All stored versions of the notes (the current one is marked)")
 def versions(
-    job_id: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(finished_midi_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> dict:
-    job = _finished_midi_job(session, state, job_id, token)
     store = NoteStore(_job_dir(state, job))
     return {"job_id": job.id, "current": store.head(), "versions": store.versions()}
 
 
 @router.post("/notes/{job_id}/restore/{version}", summary="Make an older version current again (as a new version)")
 def restore(
-    job_id: str,
     version: int,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(finished_midi_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> dict:
-    job = _finished_midi_job(session, state, job_id, token)
     try:
         meta = restore_notes(_job_dir(state, job), version, max_versions=state.settings.midi_max_versions)
     except UnknownVersion as exc:

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from burntbeats.api.common import (
     accept_upload, accepted, require_succeeded, serve_audio, serve_upload, split_filename, status_payload,
 )
-from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, get_job, job_token, provided_token
+from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, job_access, job_token
+from burntbeats.models import Job
 from burntbeats.jobs import service
 from burntbeats.jobs.context import JobError
 from burntbeats.speech.job import FILES, SPEECH_SUBDIR, parse_params
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/api/speech", tags=["speech"])
 
 KIND = "speech.enhance"
 KIND_PREFIX = "speech."
+speech_job = job_access(KIND_PREFIX)
 RETRY_AFTER_S = 30
 FORMATS = ("wav", "flac", "mp3")
 
@@ -67,12 +69,10 @@ async def enhance(
 
 @router.get("/status/{job_id}", summary="Job status; file URLs (enhanced and original for A/B) when done")
 def status(
-    job_id: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(speech_job),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session),
 ) -> dict:
-    job = get_job(session, state, job_id, token, KIND_PREFIX)
     payload = status_payload(session, job)
     tok = job_token(state, job.id)
     payload["upload_url"] = f"/api/speech/original/{job.id}?token={tok}"
@@ -89,13 +89,10 @@ def status(
 @router.get("/file/{job_id}/{filename}",
             summary="enhanced.wav|flac|mp3, or original.* (the original decoded at the output rate, for A/B)")
 async def speech_file(
-    job_id: str,
     filename: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(speech_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> FileResponse:
-    job = get_job(session, state, job_id, token, KIND_PREFIX)
     name, ext = split_filename(filename, FORMATS)
     if name not in FILES:
         raise HTTPException(status_code=404, detail=f"No such file: {filename}. Use enhanced.<ext> or original.<ext>.")
@@ -106,11 +103,8 @@ async def speech_file(
 
 @router.get("/original/{job_id}", summary="The original upload, byte for byte")
 def original_upload(
-    job_id: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(speech_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> FileResponse:
-    job = get_job(session, state, job_id, token, KIND_PREFIX)
     return serve_upload(state, job)
 

@@ -10,7 +10,8 @@ from burntbeats.api.common import (
     accept_upload, check_choice, accepted, queue_derived_job, require_succeeded, serve_audio, serve_upload, split_filename,
     status_payload,
 )
-from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, get_job, job_token, provided_token
+from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, job_access, job_token
+from burntbeats.models import Job
 from burntbeats.separation.base import STEMS_SUBDIR
 from burntbeats.storage import safe_stem_name
 from fastapi import HTTPException
@@ -18,6 +19,8 @@ from fastapi import HTTPException
 router = APIRouter(prefix="/api/stems", tags=["stems"])
 
 KIND = "stems.split"
+stems_job = job_access("stems.")  # any stems job (split or server export)
+stems_split_job = job_access(KIND)
 QUALITIES = ("fast", "balanced", "best")
 
 
@@ -44,12 +47,10 @@ async def split(
 
 @router.get("/status/{job_id}", summary="Job status; stem URLs when done")
 def status(
-    job_id: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(stems_job),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session),
 ) -> dict:
-    job = get_job(session, state, job_id, token, "stems.")
     payload = status_payload(session, job)
     payload["stems"] = []
     if job.status == "succeeded" and job.files_purged_at is None:
@@ -69,13 +70,10 @@ def status(
 
 @router.get("/file/{job_id}/{filename}", summary="Download a stem as .wav, .flac or .mp3 (Range supported)")
 async def stem_file(
-    job_id: str,
     filename: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(stems_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> FileResponse:
-    job = get_job(session, state, job_id, token, "stems.")
     require_succeeded(job)
     stem, ext = split_filename(filename)
     if stem not in (job.result or {}).get("stems", []):
@@ -86,24 +84,19 @@ async def stem_file(
 
 @router.get("/original/{job_id}", summary="The original upload, as it was sent (for A/B listening)")
 def original_file(
-    job_id: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(stems_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> FileResponse:
-    job = get_job(session, state, job_id, token, "stems.")
     return serve_upload(state, job)
 
 
 @router.post("/expand/{job_id}", status_code=202, summary="Turn a finished 2-stem job into 4 stems, no re-upload")
 def expand(
-    job_id: str,
     quality: str | None = Form(None, description="fast | balanced | best; defaults to the original job's quality."),
-    token: str | None = Depends(provided_token),
+    parent: Job = Depends(stems_split_job),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session),
 ) -> dict:
-    parent = get_job(session, state, job_id, token, KIND)
     require_succeeded(parent)
     if int(parent.params.get("stems", 2)) != 2:
         raise HTTPException(status_code=409, detail="Only a 2-stem job can be expanded to 4 stems.")
