@@ -178,4 +178,6 @@ def test_server_export_disabled(tmp_path: Path):
         resp = client.post("/api/stems/server-export", json={"job_id": "a" * 32, "job_token": "x"})
         assert resp.status_code == 403
         assert "disabled" in resp.json()["detail"]
-        assert client.get(f"/api/stems/server-export/{'a' * 32}").status_code == 403
+        for url in (f"/api/stems/server-export/{'a' * 32}", f"/api/stems/export-file/{'a' * 32}/mix.wav"):
+            resp = client.get(url)  # an unknown job: the feature check answers before the job lookup (404)
+            assert resp.status_code == 403 and "disabled" in resp.json()["detail"], url

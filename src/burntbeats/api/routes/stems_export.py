@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from burntbeats.api.common import accepted, require_succeeded, serve_audio, split_filename, status_payload
-from burntbeats.api.deps import AppState, app_state, db_session, get_job, job_token, provided_token
+from burntbeats.api.deps import AppState, app_state, db_session, get_job, job_access, job_token
+from burntbeats.models import Job
 from burntbeats.jobs import service
 from burntbeats.separation.mixdown import MAX_GAIN, MIX_BASENAME
 from burntbeats.storage import safe_stem_name
@@ -19,6 +20,7 @@ router = APIRouter(prefix="/api/stems", tags=["stems"])
 
 KIND = "stems.export"
 SOURCE_KIND = "stems.split"
+export_job = job_access(KIND)
 DISABLED = "Server-side export is disabled on this server (SERVER_EXPORT_ENABLED=false); export in the browser instead."
 
 
@@ -37,7 +39,7 @@ class ServerExportRequest(BaseModel):
     master_gain: float = Field(1.0, ge=0.0, le=MAX_GAIN)
 
 
-def _require_enabled(state: AppState) -> None:
+def _require_enabled(state: AppState = Depends(app_state)) -> None:
     if not state.settings.server_export_enabled:
         raise HTTPException(status_code=403, detail=DISABLED)
 
@@ -75,15 +77,14 @@ def server_export(
     return accepted(state, job, f"/api/stems/server-export/{job.id}")
 
 
-@router.get("/server-export/{job_id}", summary="Status of a server export; the mix URL when done")
+# Route-level dependencies run before the parameters' ones: a disabled feature answers 403 first.
+@router.get("/server-export/{job_id}", summary="Status of a server export; the mix URL when done",
+            dependencies=[Depends(_require_enabled)])
 def server_export_status(
-    job_id: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(export_job),
     state: AppState = Depends(app_state),
     session: Session = Depends(db_session),
 ) -> dict:
-    _require_enabled(state)
-    job = get_job(session, state, job_id, token, KIND)
     payload = status_payload(session, job)
     if job.status == "succeeded" and job.files_purged_at is None:
         tok = job_token(state, job.id)
@@ -95,16 +96,13 @@ def server_export_status(
     return payload
 
 
-@router.get("/export-file/{job_id}/{filename}", summary="Download a server-rendered mix: mix.wav or mix.mp3")
+@router.get("/export-file/{job_id}/{filename}", summary="Download a server-rendered mix: mix.wav or mix.mp3",
+            dependencies=[Depends(_require_enabled)])
 async def export_file(
-    job_id: str,
     filename: str,
-    token: str | None = Depends(provided_token),
+    job: Job = Depends(export_job),
     state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
 ) -> FileResponse:
-    _require_enabled(state)
-    job = get_job(session, state, job_id, token, KIND)
     require_succeeded(job)
     stem, ext = split_filename(filename, ("wav", "mp3"))
     if stem != MIX_BASENAME:
