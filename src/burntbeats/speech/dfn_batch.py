@@ -46,19 +46,16 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import signal
 
-from .engines import ENGINE_SAMPLE_RATE, EngineUnavailable, SpeechEnhancer
+from .engines import ENGINE_SAMPLE_RATE, NO_LIMIT_DB, EngineUnavailable, SpeechEnhancer
 
 __all__ = ["DeepFilterBatchModel", "DeepFilterBatchStream", "DeepFilterNetBatch", "shared_model"]
 
 _MEAN_NORM_INIT = (-60.0, -90.0)
 _UNIT_NORM_INIT = (0.001, 0.0001)
 _MIN_DB_THRESH, _MAX_DB_ERB_THRESH, _MAX_DB_DF_THRESH = -15.0, 35.0, 35.0  # libDF capi.rs
-_NO_LIMIT_DB = 100.0
-_ORT_OPT_LEVEL = "ORT_ENABLE_ALL"
 # Frames per onnxruntime call. Speech job, 5-minute file, 2 lanes (x-realtime / memory growth):
 # 100 frames 30x / 60 MB, 200 frames 32x / 105 MB, 400 frames 35x / 180 MB.
 DEFAULT_BLOCK_FRAMES = 200
-_EINSUM_TO_MATMUL = True
 
 
 # --------------------------------------------------------------------------- libDF maths
@@ -146,20 +143,19 @@ def _stateful_graphs(archive: Path) -> tuple[dict[str, bytes], dict[str, str]]:
             g.input.append(onnx.helper.make_tensor_value_info(h_in, onnx.TensorProto.FLOAT, [1, 1, 256]))
             g.node.append(onnx.helper.make_node("Identity", [n.output[1]], [h_out]))
             g.output.append(onnx.helper.make_tensor_value_info(h_out, onnx.TensorProto.FLOAT, [1, 1, 256]))
-        if _EINSUM_TO_MATMUL:
-            # Grouped linear layers 'btgi,gih->btgh' as batched MatMul (faster than ORT's Einsum).
-            new_nodes = []
-            for n in g.node:
-                eq = next((onnx.helper.get_attribute_value(a) for a in n.attribute if a.name == "equation"), None)
-                if n.op_type == "Einsum" and eq == b"btgi,gih->btgh":
-                    t_in, mm = n.name + "/bgti", n.name + "/bgth"
-                    new_nodes += [onnx.helper.make_node("Transpose", [n.input[0]], [t_in], perm=[0, 2, 1, 3]),
-                                  onnx.helper.make_node("MatMul", [t_in, n.input[1]], [mm]),
-                                  onnx.helper.make_node("Transpose", [mm], [n.output[0]], perm=[0, 2, 1, 3])]
-                else:
-                    new_nodes.append(n)
-            del g.node[:]
-            g.node.extend(new_nodes)
+        # Grouped linear layers 'btgi,gih->btgh' as batched MatMul (faster than ORT's Einsum).
+        new_nodes = []
+        for n in g.node:
+            eq = next((onnx.helper.get_attribute_value(a) for a in n.attribute if a.name == "equation"), None)
+            if n.op_type == "Einsum" and eq == b"btgi,gih->btgh":
+                t_in, mm = n.name + "/bgti", n.name + "/bgth"
+                new_nodes += [onnx.helper.make_node("Transpose", [n.input[0]], [t_in], perm=[0, 2, 1, 3]),
+                              onnx.helper.make_node("MatMul", [t_in, n.input[1]], [mm]),
+                              onnx.helper.make_node("Transpose", [mm], [n.output[0]], perm=[0, 2, 1, 3])]
+            else:
+                new_nodes.append(n)
+        del g.node[:]
+        g.node.extend(new_nodes)
         # Drop what the removed pads left unused (ORT would warn about each one).
         while True:
             used = {i for n in g.node for i in n.input} | {o.name for o in g.output}
@@ -247,7 +243,7 @@ class DeepFilterBatchModel:
         so.intra_op_num_threads = max(1, int(intra_op_threads))
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _ORT_OPT_LEVEL)
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
         so.enable_cpu_mem_arena = False  # measured: ~50 MB less resident memory, same speed
         prov = ["CPUExecutionProvider"]
@@ -287,9 +283,9 @@ class DeepFilterBatchStream:
         self.frame_length = model.hop
         self.delay = model.delay
         self.max_block = max(1, int(max_block_frames))
-        lim = _NO_LIMIT_DB if atten_lim_db is None else abs(float(atten_lim_db))
+        lim = NO_LIMIT_DB if atten_lim_db is None else abs(float(atten_lim_db))
         # libDF: >= 100 dB -> no limit; < 0.01 dB -> no reduction at all.
-        self.lim = None if lim >= _NO_LIMIT_DB else (1.0 if lim < 0.01 else float(10.0 ** (-lim / 20.0)))
+        self.lim = None if lim >= NO_LIMIT_DB else (1.0 if lim < 0.01 else float(10.0 ** (-lim / 20.0)))
         m = model
         f32 = np.float32
         self._ana_mem = np.zeros(m.fft_size - m.hop, f32)
@@ -346,7 +342,7 @@ class DeepFilterBatchStream:
         power = spec.real**2 + spec.imag**2
         erb = f32(10.0) * np.log10(power @ m.erb_matrix + f32(1e-10))
         b, a = [1.0 - alpha], [1.0, -alpha]
-        mean, zi = signal.lfilter(b, a, erb, axis=0, zi=(alpha * self._mean_state)[None, :])
+        mean, _ = signal.lfilter(b, a, erb, axis=0, zi=(alpha * self._mean_state)[None, :])
         self._mean_state = mean[-1].astype(f32)
         feat_erb = ((erb - mean) / f32(40.0)).astype(f32)
         low = spec[:, : m.nb_df]

@@ -46,7 +46,7 @@ ENGINE_CHOICES = tuple(ENGINE_ALIASES)
 # running the model twice were measured too: both scored lower on PESQ-WB and STOI
 # (bench/speech.py), so neither is used.
 
-_NO_LIMIT_DB = 100.0  # DeepFilterNet treats >= 100 dB as "no attenuation limit"
+NO_LIMIT_DB = 100.0  # DeepFilterNet treats >= 100 dB as "no attenuation limit"
 
 
 class EngineUnavailable(RuntimeError):
@@ -79,9 +79,9 @@ class SpeechEnhancer(ABC):
         """`atten_limit_db`: None = the engine's default; 100 (or more) = no limit."""
         if atten_limit_db is None:
             atten_limit_db = self.default_atten_limit_db
-        if atten_limit_db is not None and not (0.0 < float(atten_limit_db) <= _NO_LIMIT_DB):
+        if atten_limit_db is not None and not (0.0 < float(atten_limit_db) <= NO_LIMIT_DB):
             raise ValueError("atten_limit_db must be in (0, 100]")
-        self.atten_limit_db = None if atten_limit_db is None or atten_limit_db >= _NO_LIMIT_DB else float(atten_limit_db)
+        self.atten_limit_db = None if atten_limit_db is None or atten_limit_db >= NO_LIMIT_DB else float(atten_limit_db)
 
     def dry_gain(self) -> float:
         """How much of the input to mix back in to honour the attenuation limit (0 = none)."""
@@ -225,7 +225,7 @@ class DeepFilterNet(SpeechEnhancer):
         self.model = version + (f" + post-filter (beta {self.post_filter_beta:g})" if self.post_filter_beta else "")
 
     def open_stream(self) -> EnhancerStream:
-        lim = _NO_LIMIT_DB if self.atten_limit_db is None else self.atten_limit_db
+        lim = NO_LIMIT_DB if self.atten_limit_db is None else self.atten_limit_db
         return _DeepFilterStream(self._lib, self._model_path, lim, self.post_filter_beta, self.frame_length)
 
 

@@ -10,9 +10,9 @@ from burntbeats.api.common import (
     accept_upload, accepted, require_succeeded, serve_audio, serve_upload, split_filename, status_payload,
 )
 from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, job_access, job_token
-from burntbeats.models import Job
 from burntbeats.jobs import service
 from burntbeats.jobs.context import JobError
+from burntbeats.models import Job
 from burntbeats.speech.job import FILES, SPEECH_SUBDIR, parse_params
 from burntbeats.storage import safe_stem_name
 
