@@ -31,6 +31,8 @@ WARM_IMPORTS = ("burntbeats.audio", "burntbeats.separation.job")
 class JobRunner(Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
+    def submit(self, job_id: str) -> None:
+        """Job `job_id` was committed as queued: run it when a slot is free."""
     def notify(self) -> None:
         """A job was queued (or cancelled): look at the queue now."""
 
@@ -92,6 +94,10 @@ class LocalRunner:
             self._pool.shutdown(wait=False, cancel_futures=True)
             for proc in processes:
                 proc.terminate()
+
+    def submit(self, job_id: str) -> None:
+        # The local dispatcher claims from the database queue in order; waking it is enough.
+        self._wake.set()
 
     def notify(self) -> None:
         self._wake.set()
