@@ -121,3 +121,24 @@ def test_health_and_docs(client):
     assert client.get("/health").json()["status"] == "ok"
     assert client.get("/docs").status_code == 200
     assert "/api/stems/split" in client.get("/openapi.json").json()["paths"]
+
+
+def test_concurrent_first_downloads_of_an_encoded_stem(client, tmp_path):
+    """8 simultaneous first requests for vocals.mp3 / .flac: each encodes under its own temporary name."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    song = tmp_path / "song.wav"
+    make_song(song, seconds=2.0)
+    body = _split(client, song, stems=2, quality="fast").json()
+    job_id, token = body["job_id"], body["job_token"]
+    assert wait_for(client, f"/api/stems/status/{job_id}", token)["status"] == "succeeded"
+
+    for ext in ("mp3", "flac"):
+        url = f"/api/stems/file/{job_id}/vocals.{ext}?token={token}"
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda _: client.get(url), range(8)))
+        assert [r.status_code for r in answers] == [200] * 8, [r.text for r in answers if r.status_code != 200]
+        assert len({r.content for r in answers}) == 1 and len(answers[0].content) > 1000
+        assert client.get(url).content == answers[0].content  # the cached copy is the same file
+    leftovers = [p.name for p in (tmp_path / "data" / "jobs").rglob("*.tmp.*")]
+    assert leftovers == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -168,11 +169,16 @@ async def serve_audio(wav_path: Path, ext: str, download_name: str) -> FileRespo
     if ext != "wav":
         path = wav_path.with_suffix(f".{ext}")
         if not path.exists():
-            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.{ext}")
+            # A unique temporary name per request (concurrent first downloads each encode their own),
+            # published atomically: a reader never sees a half-written file.
+            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp.{ext}")
+            os.close(fd)
+            tmp = Path(tmp_name)
             try:
                 await run_in_threadpool(transcode, wav_path, tmp, ext)
                 os.replace(tmp, path)
             except AudioError as exc:
-                tmp.unlink(missing_ok=True)
                 raise HTTPException(status_code=500, detail=str(exc)) from exc
+            finally:
+                tmp.unlink(missing_ok=True)
     return FileResponse(path, media_type=MEDIA_TYPES[ext], filename=download_name)
