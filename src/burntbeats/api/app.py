@@ -15,6 +15,8 @@ from sqlalchemy import text
 
 import burntbeats
 from burntbeats.api.deps import AppState
+from burntbeats.api.openapi import install_openapi
+from burntbeats.api.schemas.errors import ErrorPublic, ValidationErrorItem
 from burntbeats.api.uploads import UploadLimitMiddleware
 from burntbeats.audio import AudioError
 from burntbeats.db import get_engine, migrate, session_scope
@@ -94,6 +96,7 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
         return {"status": "ok" if db == "ok" else "degraded", "database": db, "version": burntbeats.__version__}
 
     _mount_web_ui(app)
+    install_openapi(app)
     return app
 
 
@@ -109,8 +112,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         for err in errors:
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header", "form")]
             parts.append(f"{'.'.join(loc) or 'request'}: {err.get('msg', 'invalid value')}")
-        safe = [{"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
-        return JSONResponse(status_code=422, content={"detail": "Invalid request. " + "; ".join(parts), "errors": safe})
+        items = [ValidationErrorItem(loc=list(e.get("loc", ())), msg=str(e.get("msg", "")), type=str(e.get("type", "")))
+                 for e in errors]
+        body = ErrorPublic(detail="Invalid request. " + "; ".join(parts), errors=items)
+        return JSONResponse(status_code=422, content=body.model_dump(mode="json"))
 
     @app.exception_handler(Exception)
     async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,116 @@
+"""The published OpenAPI document, made to match what the API answers.
+
+FastAPI documents a 422 as ``{"detail": [ValidationError, ...]}`` and no other error at all; this API answers
+every error as :class:`ErrorPublic` (``detail`` is a sentence). :func:`install_openapi` wraps ``app.openapi()``
+so that every operation declares the error statuses it returns (:data:`OPERATION_ERRORS`, one table for the
+whole API) with that one body, and FastAPI's own validation-error schemas are dropped.
+"""
+
+from __future__ import annotations
+
+import http.client
+from typing import Any, Callable
+
+from fastapi import FastAPI
+
+from burntbeats.api.schemas.errors import ERROR_DESCRIPTIONS, ErrorPublic
+
+REF_PREFIX = "#/components/schemas/"
+ERROR_REF = {"$ref": f"{REF_PREFIX}{ErrorPublic.__name__}"}
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+# Groups of statuses that go together.
+JOB = frozenset({403, 404})  # a job (or batch / export) named by id and checked against its token
+FINISHED = JOB | {409, 410}  # ...that must have succeeded and still have its files
+UPLOAD = frozenset({400, 415, 507})  # an audio upload: empty, not audio, disk full
+QUEUE = frozenset({503})  # the kind's queue is full (Retry-After)
+MIDI_QUEUE = frozenset({429})  # the MIDI queue is full
+WRITES = frozenset({507})  # writes files outside an upload (disk full)
+
+# Every operation's errors besides the ones every route may answer (see _declared_statuses).
+OPERATION_ERRORS: dict[str, frozenset[int]] = {
+    "GET /health": frozenset(),
+    "GET /api/jobs": frozenset(),
+    "GET /api/jobs/{job_id}": JOB,
+    "POST /api/jobs/{job_id}/cancel": JOB | {409},
+    "GET /api/models": frozenset(),
+    "POST /api/stems/split": UPLOAD | QUEUE,
+    "GET /api/stems/status/{job_id}": JOB,
+    "GET /api/stems/file/{job_id}/{filename}": FINISHED,
+    "GET /api/stems/original/{job_id}": JOB | {410},
+    "POST /api/stems/expand/{job_id}": FINISHED | QUEUE,
+    "POST /api/stems/server-export": FINISHED | QUEUE,
+    "GET /api/stems/server-export/{job_id}": JOB,
+    "GET /api/stems/export-file/{job_id}/{filename}": FINISHED,
+    "POST /api/speech/enhance": UPLOAD | QUEUE,
+    "GET /api/speech/status/{job_id}": JOB,
+    "GET /api/speech/file/{job_id}/{filename}": FINISHED,
+    "GET /api/speech/original/{job_id}": JOB | {410},
+    "POST /api/midi/convert": UPLOAD | FINISHED | MIDI_QUEUE | QUEUE,
+    "GET /api/midi/status/{job_id}": JOB,
+    "GET /api/midi/file/{job_id}/{filename}": FINISHED,
+    "GET /api/midi/notes/{job_id}": FINISHED,
+    "PUT /api/midi/notes/{job_id}": FINISHED | WRITES,
+    "POST /api/midi/notes/{job_id}/undo": FINISHED | WRITES,
+    "GET /api/midi/notes/{job_id}/versions": FINISHED,
+    "POST /api/midi/notes/{job_id}/restore/{version}": FINISHED | WRITES,
+    "POST /api/midi/batch": UPLOAD | FINISHED | MIDI_QUEUE | QUEUE,
+    "GET /api/midi/batch/{batch_id}": JOB,
+    "POST /api/midi/merge": FINISHED | WRITES,
+    "POST /api/midi/export": FINISHED | MIDI_QUEUE | QUEUE,
+    "GET /api/midi/export/status/{export_id}": JOB,
+    "GET /api/midi/export/file/{export_id}/{filename}": FINISHED,
+}
+
+_BODY_METHODS = ("post", "put", "patch")
+
+
+def _declared_statuses(key: str, method: str, operation: dict[str, Any]) -> set[int]:
+    statuses = set(OPERATION_ERRORS.get(key, ()))
+    if "422" in operation.get("responses", {}) or operation.get("requestBody"):
+        statuses.add(422)  # FastAPI validates the parameters / body: our handler answers ErrorPublic
+    if method in _BODY_METHODS and key.split(" ", 1)[1].startswith("/api/"):
+        statuses.add(413)  # UploadLimitMiddleware caps every request body under /api/
+    return statuses
+
+
+def declare_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite a FastAPI OpenAPI document in place: ErrorPublic for every declared error, no HTTPValidationError."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    error_schema = ErrorPublic.model_json_schema(ref_template=REF_PREFIX + "{model}")
+    components.update(error_schema.pop("$defs", {}))
+    components[ErrorPublic.__name__] = error_schema
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        components.pop(name, None)
+
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status in sorted(_declared_statuses(f"{method.upper()} {path}", method, operation)):
+                existing = responses.get(str(status), {})
+                description = existing.get("description")
+                if description in (None, "Validation Error", http.client.responses.get(status)):
+                    description = ERROR_DESCRIPTIONS[status]  # FastAPI's placeholder: say what it means here
+                responses[str(status)] = {
+                    "description": description,
+                    **{k: v for k, v in existing.items() if k not in ("description", "content")},
+                    "content": {"application/json": {"schema": ERROR_REF}},
+                }
+            operation["responses"] = dict(sorted(responses.items()))
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Make ``app.openapi()`` (and so /openapi.json and /docs) return the document with the errors declared."""
+    build: Callable[[], dict[str, Any]] = app.openapi
+    rewritten: list[dict[str, Any]] = []  # the cached document once rewritten (FastAPI rebuilds it on route changes)
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        if not rewritten or rewritten[0] is not schema:
+            rewritten[:] = [declare_errors(schema)]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the schema

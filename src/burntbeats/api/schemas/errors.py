@@ -1,0 +1,38 @@
+"""The one shape of every error body the API returns (4xx and 5xx alike)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class ValidationErrorItem(BaseModel):
+    """One invalid field of a 422, as Pydantic reports it."""
+
+    loc: list[str | int] = Field(description="Where the bad value is, e.g. ['query', 'limit'] or ['body', 'stems'].")
+    msg: str = Field(description="What is wrong with it.")
+    type: str = Field(description="Pydantic's error type, e.g. 'missing' or 'less_than_equal'.")
+
+
+class ErrorPublic(BaseModel):
+    """Every error: a sentence in `detail`; a 422 from request validation also lists each invalid field in `errors`."""
+
+    detail: str = Field(description="A sentence saying what went wrong and, where it helps, what to do.")
+    errors: list[ValidationErrorItem] | None = Field(
+        default=None, description="Only on 422 from request validation: one entry per invalid field."
+    )
+
+
+# What each error status means in this API; the OpenAPI description of every declared error response.
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The request cannot be used as sent (e.g. an empty upload).",
+    403: "Missing or invalid token, or the feature is disabled on this server.",
+    404: "No such job, file or version.",
+    409: "The job is not in a state that allows this (not finished yet, already finished, edited since).",
+    410: "The job's files have expired and were removed.",
+    413: "The request body is larger than the upload limit.",
+    415: "The upload is not audio this server can read, or the body is not of a supported content type.",
+    422: "A parameter or body field is invalid; `detail` names it.",
+    429: "Too many jobs are waiting; try again later.",
+    503: "The server is busy (the queue is full; see Retry-After) or its database is unavailable.",
+    507: "The server's disk is full.",
+}

@@ -1,0 +1,58 @@
+"""The published OpenAPI declares every error the API answers, with the one error body (ErrorPublic)."""
+
+from __future__ import annotations
+
+from burntbeats.api.openapi import ERROR_REF, OPERATION_ERRORS
+from burntbeats.api.schemas.errors import ERROR_DESCRIPTIONS, ErrorPublic
+
+METHODS = ("get", "put", "post", "delete", "patch")
+
+
+def _operations(doc: dict):
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield f"{method.upper()} {path}", operation
+
+
+def test_every_operation_is_in_the_error_table(client):
+    doc = client.get("/openapi.json").json()
+    keys = {key for key, _ in _operations(doc)}
+    assert keys - set(OPERATION_ERRORS) == set(), "add these operations to api/openapi.py OPERATION_ERRORS"
+    assert set(OPERATION_ERRORS) - keys == set(), "these OPERATION_ERRORS entries name no route any more"
+
+
+def test_errors_use_error_public_and_no_fastapi_validation_schema(client):
+    doc = client.get("/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
+    assert schemas["ErrorPublic"]["properties"]["detail"]["type"] == "string"
+    for key, operation in _operations(doc):
+        errors = {int(code): r for code, r in operation["responses"].items() if int(code) >= 400}
+        assert set(errors) >= set(OPERATION_ERRORS[key]), key
+        for code, response in errors.items():
+            assert code in ERROR_DESCRIPTIONS, (key, code)
+            assert response["content"] == {"application/json": {"schema": ERROR_REF}}, (key, code)
+            assert response["description"], (key, code)
+
+
+def test_uploads_and_job_routes_declare_their_errors(client):
+    doc = client.get("/openapi.json").json()
+    split = doc["paths"]["/api/stems/split"]["post"]["responses"]
+    assert {"400", "413", "415", "422"} <= set(split)
+    stem_file = doc["paths"]["/api/stems/file/{job_id}/{filename}"]["get"]["responses"]
+    assert {"403", "404", "409", "410"} <= set(stem_file)
+
+
+def test_a_validation_error_body_matches_error_public(client):
+    resp = client.get("/api/jobs", params={"limit": "many"})
+    assert resp.status_code == 422
+    body = ErrorPublic.model_validate(resp.json())
+    assert body.detail.startswith("Invalid request. limit:")
+    assert body.errors and body.errors[0].loc == ["query", "limit"] and body.errors[0].type
+
+
+def test_an_http_error_body_matches_error_public(client):
+    resp = client.get("/api/stems/status/nope")
+    assert resp.status_code == 404
+    assert ErrorPublic.model_validate(resp.json()).errors is None
