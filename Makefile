@@ -4,13 +4,14 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 PIP     = $(BIN)/pip --disable-pip-version-check
 WEB_DIST = web/dist/index.html
+WEB_DEPS = web/node_modules/.package-lock.json
 
-.PHONY: run test install install-dev system-deps web test-py test-web bench bench-deps clean
+.PHONY: run test install install-dev system-deps web api-types check-api-types test-py test-web bench bench-deps clean
 
 run: install web
 	$(BIN)/burntbeats serve
 
-test: install-dev web
+test: install-dev web check-api-types
 	$(BIN)/pytest -q
 	cd web && npm test && npm run test:e2e
 
@@ -37,8 +38,17 @@ system-deps:
 	bash scripts/install-system-deps.sh
 
 web: $(WEB_DIST)
-$(WEB_DIST): web/package.json web/package-lock.json $(shell find web/src web/index.html -type f 2>/dev/null)
-	cd web && npm ci --no-audit --no-fund && npm run build
+$(WEB_DEPS): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+$(WEB_DIST): $(WEB_DEPS) $(shell find web/src web/index.html -type f 2>/dev/null)
+	cd web && npm run build
+
+# web/src/lib/api-types.ts is generated from the API's OpenAPI document (scripts/openapi.py, no server).
+api-types: install $(WEB_DEPS)
+	cd web && BURNTBEATS_PYTHON=$(abspath $(BIN))/python npm run gen:api
+
+check-api-types: install $(WEB_DEPS)
+	cd web && BURNTBEATS_PYTHON=$(abspath $(BIN))/python npm run --silent check:api
 
 test-py: install-dev
 	$(BIN)/pytest -q

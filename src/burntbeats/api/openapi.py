@@ -8,7 +8,7 @@ whole API) with that one body, and FastAPI's own validation-error schemas are dr
 
 from __future__ import annotations
 
-import http.client
+from http import HTTPStatus
 from typing import Any, Callable
 
 from fastapi import FastAPI
@@ -74,14 +74,26 @@ def _declared_statuses(key: str, method: str, operation: dict[str, Any]) -> set[
     return statuses
 
 
+def _response_name(status: int) -> str:
+    """'NotFound' for 404: the name of the shared response under components/responses."""
+    return HTTPStatus(status).phrase.title().replace(" ", "").replace("-", "")
+
+
 def declare_errors(schema: dict[str, Any]) -> dict[str, Any]:
-    """Rewrite a FastAPI OpenAPI document in place: ErrorPublic for every declared error, no HTTPValidationError."""
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    """Rewrite a FastAPI OpenAPI document in place: ErrorPublic for every declared error, no HTTPValidationError.
+
+    Each status is one shared response (``#/components/responses/NotFound``...); an operation that gave a
+    status its own description keeps it, with the same body.
+    """
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
     error_schema = ErrorPublic.model_json_schema(ref_template=REF_PREFIX + "{model}")
-    components.update(error_schema.pop("$defs", {}))
-    components[ErrorPublic.__name__] = error_schema
+    schemas.update(error_schema.pop("$defs", {}))
+    schemas[ErrorPublic.__name__] = error_schema
     for name in _FASTAPI_VALIDATION_SCHEMAS:
-        components.pop(name, None)
+        schemas.pop(name, None)
+    shared = components.setdefault("responses", {})
+    error_content = {"application/json": {"schema": ERROR_REF}}
 
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():
@@ -89,16 +101,15 @@ def declare_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses = operation["responses"]
             for status in sorted(_declared_statuses(f"{method.upper()} {path}", method, operation)):
-                existing = responses.get(str(status), {})
-                description = existing.get("description")
-                if description in (None, "Validation Error", http.client.responses.get(status)):
-                    description = ERROR_DESCRIPTIONS[status]  # FastAPI's placeholder: say what it means here
-                responses[str(status)] = {
-                    "description": description,
-                    **{k: v for k, v in existing.items() if k not in ("description", "content")},
-                    "content": {"application/json": {"schema": ERROR_REF}},
-                }
+                own = responses.get(str(status), {}).get("description")
+                if own in (None, "Validation Error", HTTPStatus(status).phrase):  # FastAPI's placeholders
+                    name = _response_name(status)
+                    shared[name] = {"description": ERROR_DESCRIPTIONS[status], "content": error_content}
+                    responses[str(status)] = {"$ref": f"#/components/responses/{name}"}
+                else:
+                    responses[str(status)] = {**responses[str(status)], "content": error_content}
             operation["responses"] = dict(sorted(responses.items()))
+    components["responses"] = dict(sorted(shared.items(), key=lambda kv: kv[0]))
     return schema
 
 

@@ -5,7 +5,8 @@ interface Props {
   onChange: (next: ConversionSettings) => void;
 }
 
-const QUANTIZE = ["", "1/4", "1/8", "1/16", "1/32", "1/4T", "1/8T", "1/16T"];
+type Quantize = NonNullable<ConversionSettings["quantize"]>;
+const QUANTIZE: ("" | Quantize)[] = ["", "1/4", "1/8", "1/16", "1/32", "1/4T", "1/8T", "1/16T"];
 
 function numOrNull(v: string): number | null {
   if (v.trim() === "") return null;
@@ -46,7 +47,7 @@ export function MidiSettingsForm({ value, onChange }: Props) {
         </label>
         <label>
           Quantize
-          <select value={value.quantize ?? ""} onChange={(e) => set("quantize", e.target.value || null)}>
+          <select value={value.quantize ?? ""} onChange={(e) => set("quantize", (e.target.value || null) as Quantize | null)}>
             {QUANTIZE.map((q) => (
               <option key={q} value={q}>
                 {q || "Off"}

@@ -1,5 +1,14 @@
 // Same-origin client for the Burnt Beats API (/api/*). Every error becomes an ApiError whose
 // message is the server's {"detail": "..."} sentence (or a readable fallback).
+// Request and response types come from api-types.ts, generated from the server's OpenAPI (`make api-types`).
+
+import type { components } from "./api-types";
+
+/** The API's named schemas (request bodies, responses), e.g. `Schemas["ErrorPublic"]`. */
+export type Schemas = components["schemas"];
+
+/** Every error body: a sentence in `detail` (a 422 from validation also lists the fields in `errors`). */
+export type ErrorPublic = Schemas["ErrorPublic"];
 
 export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
 
@@ -70,15 +79,13 @@ const FALLBACK: Record<number, string> = {
   503: "The server is busy or unavailable.",
 };
 
+function isErrorPublic(body: unknown): body is ErrorPublic {
+  return !!body && typeof body === "object" && typeof (body as { detail?: unknown }).detail === "string";
+}
+
 /** The readable sentence for an error response body. */
 export function errorMessage(status: number, body: unknown): string {
-  if (body && typeof body === "object" && "detail" in body) {
-    const detail = (body as { detail: unknown }).detail;
-    if (typeof detail === "string" && detail.trim()) return detail;
-    if (Array.isArray(detail) && detail.length) {
-      return detail.map((d) => (typeof d === "object" && d && "msg" in d ? String((d as { msg: unknown }).msg) : String(d))).join("; ");
-    }
-  }
+  if (isErrorPublic(body) && body.detail.trim()) return body.detail;
   if (typeof body === "string" && body.trim() && body.length < 300 && !body.trimStart().startsWith("<")) return body.trim();
   return FALLBACK[status] ?? `The request failed (HTTP ${status}).`;
 }

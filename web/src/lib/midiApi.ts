@@ -1,6 +1,6 @@
 // The MIDI API (/api/midi/*): conversions, notes, batches, merge and zip export.
 
-import { api, ApiError, errorMessage, type Accepted, type JobStatus } from "./api";
+import { api, ApiError, errorMessage, type Accepted, type JobStatus, type Schemas } from "./api";
 import type { ServerNote } from "./pianoRoll";
 
 export interface MidiStatus extends JobStatus {
@@ -16,20 +16,8 @@ export interface MidiStatus extends JobStatus {
   analysis?: Record<string, unknown> | null;
 }
 
-export interface ConversionSettings {
-  onset_threshold: number;
-  frame_threshold: number;
-  minimum_note_length_ms: number;
-  minimum_frequency: number | null;
-  maximum_frequency: number | null;
-  melodia_trick: boolean;
-  multiple_pitch_bends: boolean;
-  pitch_bends: boolean;
-  midi_tempo: number;
-  quantize: string | null;
-  program: number | null;
-  drums: boolean | null;
-}
+/** Every conversion setting with a value (the form always holds one; null = the server's automatic choice). */
+export type ConversionSettings = Required<Schemas["ConversionSettings"]>;
 
 /** Basic Pitch's own defaults (the server's too). */
 export const DEFAULT_SETTINGS: ConversionSettings = {
@@ -47,11 +35,11 @@ export const DEFAULT_SETTINGS: ConversionSettings = {
   drums: null,
 };
 
-/** Only the settings that differ from the defaults (empty values mean "default"). */
+/** Only the settings that differ from the defaults (null means "the server's automatic choice"). */
 export function changedSettings(s: ConversionSettings): Record<string, string | number | boolean> {
   const out: Record<string, string | number | boolean> = {};
   for (const [k, v] of Object.entries(s) as [keyof ConversionSettings, ConversionSettings[keyof ConversionSettings]][]) {
-    if (v === null || v === undefined || v === "") continue;
+    if (v === null || v === undefined) continue;
     if (v === DEFAULT_SETTINGS[k]) continue;
     out[k] = v;
   }
@@ -89,17 +77,15 @@ export function saveNotes(jobId: string, token: string, notes: ServerNote[], bas
   return api(`/api/midi/notes/${jobId}`, { method: "PUT", token, json: { notes, base_version: baseVersion } });
 }
 
-export interface JobRef {
-  job_id: string;
-  job_token: string;
-}
+export type JobRef = Schemas["JobRef"];
 
 /** The merged multi-track .mid of several finished conversions. */
 export async function mergeJobs(sources: JobRef[], title?: string): Promise<Blob> {
+  const body: Schemas["MergeRequest"] = { sources, title };
   const resp = await fetch("/api/midi/merge", {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ sources, title }),
+    body: JSON.stringify(body),
   });
   if (!resp.ok) {
     let body: unknown = null;
@@ -127,5 +113,6 @@ export interface ExportStatus extends JobStatus {
 }
 
 export function startExport(sources: JobRef[], title?: string): Promise<ExportAccepted> {
-  return api("/api/midi/export", { json: { mode: "stems", source_jobs: sources, title } });
+  const body: Schemas["ExportRequest"] = { mode: "stems", source_jobs: sources, title };
+  return api("/api/midi/export", { json: body });
 }
