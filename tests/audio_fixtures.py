@@ -228,3 +228,60 @@ def make_song(path, seconds: float, sr: int = 44100, seed: int = 0, fmt: str | N
 
     write_fixture(path, mix, sr, fmt or ("wav32f" if path.suffix.lower() == ".wav" else None))
     return mix, sources
+
+
+# --------------------------------------------------------------------------- surround
+
+SURROUND_FORMATS = ("wav", "flac", "opus")  # as the suffix: .wav / .flac / .opus
+
+
+def surround_signal(layout: str = "5.1", seconds: float = 1.5, sr: int = 48000) -> np.ndarray:
+    """(channels, n) float32 in FFmpeg's channel order for ``layout``: each channel its own tone
+    (A4 on the centre, quieter fifths/octaves around it, 55 Hz on the LFE), 10 ms fades."""
+    names = [c.name for c in av.AudioLayout(layout).channels]
+    n = int(round(seconds * sr))
+    t = np.arange(n) / sr
+    fade = np.minimum(1.0, np.minimum(t, t[::-1]) / 0.01)
+    rows = []
+    for k, name in enumerate(names):
+        if name == "FC":
+            freq, amp = 440.0, 0.5
+        elif name.startswith("LFE"):
+            freq, amp = 55.0, 0.3
+        else:
+            freq, amp = 440.0 * (1.5, 2.0, 3.0)[k % 3], 0.15
+        rows.append(amp * np.sin(2 * np.pi * freq * t) * fade)
+    return np.stack(rows).astype(np.float32)
+
+
+def make_surround(path, layout: str = "5.1", seconds: float = 1.5, sr: int = 48000) -> np.ndarray:
+    """Write ``surround_signal`` with PyAV, the layout recorded in the file (WAV channel mask,
+    FLAC channel assignment, Opus mapping family 1); returns the float32 (channels, n) written.
+
+    Frames are handed to the encoders *packed* (one plane): PyAV cannot build planar frames
+    with 8 or more channels.
+    """
+    path = Path(path)
+    kind = path.suffix.lower().lstrip(".")
+    codec, container, sample_fmt = {"wav": ("pcm_s16le", "wav", "s16"), "flac": ("flac", "flac", "s16"),
+                                    "opus": ("libopus", "ogg", "flt")}[kind]
+    audio = surround_signal(layout, seconds, sr)
+    channels = audio.shape[0]
+    with av.open(str(path), mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=sr)
+        stream.layout = layout
+        stream.format = sample_fmt
+        step = 960
+        for i in range(0, audio.shape[1], step):
+            block = np.ascontiguousarray(audio[:, i : i + step].T).reshape(1, -1)
+            if sample_fmt == "s16":
+                block = np.rint(block * 32767).astype(np.int16)
+            frame = av.AudioFrame.from_ndarray(block, format=sample_fmt, layout=layout)
+            assert frame.samples * channels == block.shape[1]
+            frame.sample_rate = sr
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return audio

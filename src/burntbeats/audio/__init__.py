@@ -2,11 +2,17 @@
 
 from burntbeats.audio.io import (
     ENCODE_FORMATS,
+    MAX_CHANNELS,
+    MAX_SAMPLE_RATE,
     MEDIA_TYPES,
+    MIN_DURATION_S,
+    MIN_SAMPLE_RATE,
     AudioError,
     AudioInfo,
     AudioTooLong,
+    AudioTooShort,
     EmptyAudio,
+    HeaderMismatch,
     UnsupportedAudio,
     decode_to_wav,
     probe,

@@ -36,6 +36,8 @@ __all__ = [
     "UnsupportedAudio",
     "EmptyAudio",
     "AudioTooLong",
+    "AudioTooShort",
+    "HeaderMismatch",
     "AudioInfo",
     "probe",
     "decode_to_wav",
@@ -44,6 +46,10 @@ __all__ = [
     "transcode",
     "MEDIA_TYPES",
     "ENCODE_FORMATS",
+    "MIN_DURATION_S",
+    "MIN_SAMPLE_RATE",
+    "MAX_SAMPLE_RATE",
+    "MAX_CHANNELS",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,6 +84,25 @@ _DEMUXER_WHITELIST = ",".join(
 
 # Containers whose reported duration is only a bit-rate estimate: measure instead.
 _ESTIMATED_DURATION_FORMATS = {"aac", "ac3", "eac3", "dts", "truehd", "mlp", "loas"}
+# Containers whose header states the exact length: decoding clearly past it means the header lies.
+_EXACT_DURATION_FORMATS = {"wav", "w64", "flac", "aiff", "caf", "m4a", "mp4", "mov", "wv", "tta", "ape"}
+# ... of which these are read to the end of the file whatever the header says (no sample table):
+# their size must fit the stated length at any codec's bit rate.
+_STREAMED_EXACT_FORMATS = {"flac", "wv"}
+# "Clearly exceeds": decoded > stated * ratio + slack (decoders add a little priming/padding).
+_HEADER_OVERRUN_RATIO = 1.25
+_HEADER_OVERRUN_SLACK_S = 2.0
+
+# Bounds on what an upload may declare or decode to. Outside them the resampler alone would
+# allocate gigabytes (its filter grows with the rate ratio), so they are checked on the header,
+# on the first frames at upload, and again whenever a stream changes its parameters mid-way.
+MIN_SAMPLE_RATE = 8_000
+MAX_SAMPLE_RATE = 384_000
+MAX_CHANNELS = 32
+# Shorter audio is refused: nothing useful can be separated, enhanced or transcribed from it.
+MIN_DURATION_S = 0.1
+# At upload this much audio is actually decoded (cheap) to prove the file holds some.
+_PROBE_DECODE_S = 0.5
 
 _PROGRESS_STEP = 0.01
 # MP4 decoders leave the encoder's tail padding in; trim at most this much to the edit-list duration.
@@ -132,6 +157,26 @@ class AudioTooLong(AudioError):
         super().__init__(message)
 
 
+class AudioTooShort(EmptyAudio):
+    """Less decodable audio than the minimum (HTTP 422): a truncated or near-empty file."""
+
+    status_code = 422
+
+    def __init__(self, duration_s: float, minimum_s: float) -> None:
+        self.duration_s = float(duration_s)
+        self.minimum_s = float(minimum_s)
+        super().__init__(
+            f"This audio is only {duration_s:.2f} s long (the file may be truncated); "
+            f"the shortest accepted is {minimum_s:.2f} s."
+        )
+
+
+class HeaderMismatch(AudioError):
+    """The decoded content contradicts the file's header (HTTP 422)."""
+
+    status_code = 422
+
+
 def _fmt_duration(seconds: float) -> str:
     seconds = max(0.0, float(seconds))
     if seconds < 60:
@@ -154,6 +199,9 @@ class AudioInfo:
     sample_rate: int
     channels: int
     duration_s: float  # best estimate; exact when known
+    layout: str = ""  # channel layout as FFmpeg names it: "mono", "stereo", "5.1(side)", "7.1", "12 channels"
+    # decode_to_wav: a sentence when multichannel input was folded down ("5.1 input was downmixed to stereo.")
+    downmix: str | None = None
 
 
 # --------------------------------------------------------------------------- opening
@@ -186,6 +234,7 @@ class _Source:
             raise EmptyAudio("The file is empty (0 bytes).", status_code=400)
         self.size = size
         self.pipeline: _Pipeline | None = None
+        self.first_packet_pos: int | None = None  # where the audio data starts (after any cover art)
         self.fh = open(self.path, "rb")
         try:
             self.container = av.open(
@@ -239,6 +288,16 @@ class _Source:
             return self.container.duration / av.time_base
         return None
 
+    def stated_duration(self) -> float | None:
+        """The length the header states, where that is exact (not an estimate): decoding clearly
+        past it means the header lies (or the file was altered), which is refused early."""
+        if self.format not in _EXACT_DURATION_FORMATS:
+            return None
+        s = self.stream
+        if s.duration is None or s.time_base is None or s.duration <= 0:
+            return None
+        return float(s.duration * s.time_base)
+
     def exact_duration_cap(self) -> float | None:
         """For MP4 family files the (edit-list) stream duration is exact and FFmpeg does
         not trim the encoder's tail padding: cap decoded output to it."""
@@ -255,6 +314,8 @@ class _Source:
         bad = 0
         try:
             for packet in self.container.demux(self.stream):
+                if self.first_packet_pos is None and packet.pos is not None and packet.pos >= 0:
+                    self.first_packet_pos = packet.pos
                 try:
                     frames = packet.decode()
                 except (av.error.FFmpegError, ValueError) as exc:
@@ -362,14 +423,19 @@ class _ChannelMixer:
         self.matrix: np.ndarray | None = None
         if in_channels == out_channels:
             return
-        if out_channels == 1:
-            self.matrix = np.full((1, in_channels), 1.0 / in_channels, dtype=np.float32)
+        if out_channels == 1 and in_channels == 2:
+            self.matrix = np.full((1, 2), 0.5, dtype=np.float32)
+        elif out_channels == 1:  # surround -> mono: the mean of the stereo fold-down (LFE still dropped)
+            self.matrix = _downmix_weights(names).mean(axis=0, keepdims=True).astype(np.float32)
         elif in_channels == 1:
             self.matrix = np.ones((out_channels, 1), dtype=np.float32)
         elif out_channels == 2:
             self.matrix = _downmix_weights(names).astype(np.float32)
         else:
-            raise ValueError(f"cannot convert {in_channels} channels to {out_channels}")
+            raise UnsupportedAudio(
+                f"This file changes from {out_channels} to {in_channels} channels part-way through; "
+                "that cannot be converted."
+            )
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if self.matrix is None:
@@ -377,6 +443,53 @@ class _ChannelMixer:
         if self.in_channels == 1:
             return np.repeat(x, self.out_channels, axis=0)
         return (self.matrix @ x).astype(np.float32, copy=False)
+
+
+def _check_params(sample_rate: int | None, channels: int | None) -> None:
+    """Refuse rates and channel counts outside the supported bounds, with a sentence (HTTP 422).
+    None (or 0 in a header: "unknown") skips that check."""
+    if channels is not None and channels > MAX_CHANNELS:
+        raise UnsupportedAudio(
+            f"This file has {channels} audio channels; at most {MAX_CHANNELS} are supported.", status_code=422
+        )
+    if channels is not None and channels < 0:
+        raise UnsupportedAudio("This file's audio has no channels.", status_code=422)
+    if sample_rate and not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise UnsupportedAudio(
+            f"This file's sample rate of {sample_rate} Hz is not supported "
+            f"(supported: {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz).",
+            status_code=422,
+        )
+
+
+def _layout_label(layout_name: str, channels: int) -> str:
+    """Short user-facing name of a channel layout: "5.1" for "5.1(side)", "12-channel" for "12 channels"."""
+    base = layout_name.split("(")[0].strip()
+    if base and base[0].isdigit() and "." in base:
+        return base
+    if base in ("mono", "stereo", "quad", "hexagonal", "octagonal"):
+        return base
+    return f"{channels}-channel"
+
+
+def downmix_note(layout_name: str, in_channels: int, out_channels: int) -> str | None:
+    """The sentence a job result carries when multichannel input was folded down, else None."""
+    if in_channels <= 2 or out_channels >= in_channels:
+        return None
+    target = "stereo" if out_channels == 2 else "mono"
+    return f"{_layout_label(layout_name, in_channels)} input was downmixed to {target}."
+
+
+def _frame_array(frame) -> np.ndarray:
+    """(channels, n) view of a *packed* float frame.
+
+    Never call ``to_ndarray`` on planar frames: PyAV finds the planes by walking
+    ``extended_data`` to a NULL pointer, and FFmpeg does not NULL-terminate it at 8 or more
+    channels, so a 7.1 planar frame reads past the array and crashes the process. A packed
+    frame has exactly one plane, whatever its channel count.
+    """
+    n = frame.layout.nb_channels
+    return frame.to_ndarray().reshape(-1, n).T
 
 
 # --------------------------------------------------------------------------- decoding pipeline
@@ -393,6 +506,7 @@ class _Pipeline:
         self.out_channels: int | None = None
         self.src_rate: int | None = None
         self.src_channels: int | None = None
+        self.src_layout = ""
         self.src_seconds = 0.0  # exact, summed per frame at the frame's own rate
         self.out_samples = 0
         self._resampler = None
@@ -401,23 +515,28 @@ class _Pipeline:
 
     def _setup(self, frame) -> list[np.ndarray]:
         """(Re)create the resampler for this frame's parameters; returns flushed output of the old one."""
-        flushed = self._flush_resampler()
         layout = frame.layout
         n = layout.nb_channels
+        if n < 1 or frame.sample_rate <= 0:
+            raise UnsupportedAudio("This file's audio has no channels or no sample rate.", status_code=422)
+        _check_params(int(frame.sample_rate), n)  # again on every change: a stream may switch mid-way
+        flushed = self._flush_resampler()
         if self.src_rate is None:
             self.src_rate = frame.sample_rate
             self.src_channels = n
+            self.src_layout = layout.name
             self.out_rate = self.want_rate or frame.sample_rate
             self.out_channels = self.want_channels or n
         self._mixer = _ChannelMixer(n, self.out_channels, _layout_names(layout))
-        self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.out_rate)
+        # packed float output in the frame's own layout: see _frame_array; channels are mixed by us
+        self._resampler = av.AudioResampler(format="flt", layout=layout, rate=self.out_rate)
         self._key = (frame.format.name, layout.name, n, frame.sample_rate)
         return flushed
 
     def _flush_resampler(self) -> list[np.ndarray]:
         if self._resampler is None:
             return []
-        out = [self._mixer(f.to_ndarray()) for f in self._resampler.resample(None)]
+        out = [self._mixer(_frame_array(f)) for f in self._resampler.resample(None)]
         self._resampler = None
         return out
 
@@ -428,7 +547,7 @@ class _Pipeline:
                 yield from self._setup(frame)
             self.src_seconds += frame.samples / frame.sample_rate
             for out in self._resampler.resample(frame):
-                yield self._mixer(out.to_ndarray())
+                yield self._mixer(_frame_array(out))
         yield from self._flush_resampler()
 
 
@@ -444,7 +563,11 @@ def _iter_audio(
     pipe = _Pipeline(src, sample_rate, channels)
     src.pipeline = pipe
     cap_s = src.exact_duration_cap()
+    stated = src.stated_duration()
+    overrun_s = stated * _HEADER_OVERRUN_RATIO + _HEADER_OVERRUN_SLACK_S if stated else None
     for block in pipe.blocks():
+        if overrun_s is not None and pipe.src_seconds > overrun_s:
+            raise _overrun(stated, pipe.src_seconds)
         if max_duration_s is not None and pipe.src_seconds > max_duration_s + 1e-6:
             dur = pipe.src_seconds
             if cap_s is not None and dur - cap_s < _MAX_TAIL_TRIM_S:
@@ -455,6 +578,13 @@ def _iter_audio(
         yield block
         if on_block is not None:
             on_block(pipe)
+
+
+def _overrun(stated_s: float, decoded_s: float) -> HeaderMismatch:
+    return HeaderMismatch(
+        f"This file holds more audio than its header says ({_fmt_duration(stated_s)}; decoding stopped "
+        f"after {_fmt_duration(decoded_s)}): it is damaged or was altered."
+    )
 
 
 def _decode_blocks(src: _Source, sample_rate, channels, max_duration_s, on_block=None):
@@ -498,34 +628,80 @@ def _decode_blocks(src: _Source, sample_rate, channels, max_duration_s, on_block
 # --------------------------------------------------------------------------- public: probe
 
 
-def probe(path: str | os.PathLike, max_duration_s: float | None = None) -> AudioInfo:
+def probe(
+    path: str | os.PathLike, max_duration_s: float | None = None, *, min_duration_s: float | None = MIN_DURATION_S
+) -> AudioInfo:
     """Identify an audio file from its content and return its :class:`AudioInfo`.
 
-    Raises UnsupportedAudio (not audio / unknown / no audio track), EmptyAudio (0 bytes:
-    status 400; nothing decodable: 422) and AudioTooLong (duration > max_duration_s).
+    Cheap enough for the upload path: the header is checked against the bounds on rate and
+    channels, and the first ``_PROBE_DECODE_S`` of audio are really decoded, so a file that
+    only *claims* to hold audio (truncated, header only, garbage after a valid header) is
+    refused here rather than by a job that "succeeds" with empty output.
+
+    Raises UnsupportedAudio (not audio / unknown / no audio track: 415; rate or channels out
+    of bounds: 422), EmptyAudio (0 bytes: 400; nothing decodable: 422), AudioTooShort (under
+    ``min_duration_s``), AudioTooLong (over ``max_duration_s``) and HeaderMismatch (the file
+    is far larger than its stated length could fill).
     """
     with _Source(path) as src:
+        cc = src.stream.codec_context
+        # the header first: absurd values are refused before anything is decoded
+        _check_params(cc.sample_rate or None, cc.channels or None)
+        fmt, codec = src.format, src.codec
+        first = None
+        decoded = 0.0
+        ended = True  # the whole stream was decoded inside the probe window
+        key = None
         frames = src.frames()
-        first = next(frames, None)
-        frames.close()
+        try:
+            for frame in frames:
+                k = (int(frame.sample_rate), int(frame.layout.nb_channels))
+                if k != key:
+                    if k[0] <= 0 or k[1] < 1:
+                        raise UnsupportedAudio("This file's audio has no channels or no sample rate.", status_code=422)
+                    _check_params(*k)
+                    key = k
+                if first is None:
+                    first = (k[0], k[1], frame.layout.name)
+                decoded += frame.samples / frame.sample_rate
+                if decoded >= _PROBE_DECODE_S:
+                    ended = False
+                    break
+        finally:
+            frames.close()
         if first is None:
             raise EmptyAudio("The file contains no audio that could be decoded (it may be truncated).")
-        sample_rate = int(first.sample_rate)
-        channels = int(first.layout.nb_channels)
-        fmt, codec = src.format, src.codec
+        sample_rate, channels, layout = first
+        stated = src.stated_duration()
+        if not ended and stated is not None and src.format in _STREAMED_EXACT_FORMATS and not _has_real_video(src.container):
+            # even stored as raw 32-bit samples, this much data would play far longer than stated
+            audio_bytes = src.size - (src.first_packet_pos or 0)
+            fills_s = audio_bytes / (sample_rate * channels * 4)
+            if fills_s > stated * _HEADER_OVERRUN_RATIO + _HEADER_OVERRUN_SLACK_S:
+                raise HeaderMismatch(
+                    f"This file is far larger than the {_fmt_duration(stated)} its header states could fill: "
+                    "it is damaged or was altered."
+                )
         duration = src.reported_duration()
         estimated = src.format in _ESTIMATED_DURATION_FORMATS
+        cap_s = src.exact_duration_cap()
 
-    if duration is None or estimated:
+    if ended:  # decoded to the end: exact, whatever the header says
+        duration = min(decoded, cap_s) if cap_s else decoded
+    elif duration is None or estimated:
         measured = _measure_packets(path, max_duration_s)
         if measured is None:
             measured = _measure_decoded(path, max_duration_s)
         duration = measured
     if duration <= 0:
         raise EmptyAudio("The file contains no audio samples.")
+    if min_duration_s is not None and duration < min_duration_s - 1e-6:
+        raise AudioTooShort(duration, min_duration_s)
     if max_duration_s is not None and duration > max_duration_s:
         raise AudioTooLong(duration, max_duration_s)
-    return AudioInfo(format=fmt, codec=codec, sample_rate=sample_rate, channels=channels, duration_s=float(duration))
+    return AudioInfo(
+        format=fmt, codec=codec, sample_rate=sample_rate, channels=channels, duration_s=float(duration), layout=layout
+    )
 
 
 def _measure_packets(path, max_duration_s: float | None) -> float | None:
@@ -571,11 +747,16 @@ def decode_to_wav(
     channels: int = 2,
     max_duration_s: float | None = None,
     progress: Callable[[float], None] | None = None,
+    *,
+    min_duration_s: float | None = MIN_DURATION_S,
 ) -> AudioInfo:
     """Stream-decode ``src`` into a float32 WAV at ``sample_rate``/``channels``.
 
-    Returns the info of the *source* (its own rate and channel count, duration measured
-    exactly from the decoded samples). Memory does not grow with the file's length.
+    Returns the info of the *source* (its own rate, channel count and layout, duration
+    measured exactly from the decoded samples) with ``downmix`` set to a sentence when
+    multichannel input was folded down. Memory does not grow with the file's length.
+    Decoding stops early, with a sentence, past ``max_duration_s`` or clearly past the length
+    the header states; on any failure ``dst`` is removed.
     """
     if channels not in (1, 2):
         raise ValueError("channels must be 1 or 2")
@@ -623,6 +804,8 @@ def decode_to_wav(
             pipe = source.pipeline
             if writer is None or pipe is None or pipe.out_samples == 0:
                 raise EmptyAudio("The file contains no audio that could be decoded (it may be truncated).")
+            if min_duration_s is not None and pipe.src_seconds < min_duration_s - 1e-6:
+                raise AudioTooShort(pipe.src_seconds, min_duration_s)
             ok = True
         finally:
             if writer is not None:
@@ -636,6 +819,8 @@ def decode_to_wav(
             sample_rate=int(pipe.src_rate),
             channels=int(pipe.src_channels),
             duration_s=float(pipe.src_seconds),
+            layout=pipe.src_layout,
+            downmix=downmix_note(pipe.src_layout, int(pipe.src_channels), channels),
         )
     if progress is not None:
         progress(1.0)

@@ -94,7 +94,7 @@ def _decode(path: Path, work: Path, max_duration_s: float | None, progress) -> t
     decoded.unlink(missing_ok=True)
     audio = to_model_rate(data, sr)
     return audio, {"format": info.format, "codec": info.codec, "sample_rate": info.sample_rate,
-                   "channels": info.channels, "duration_s": round(info.duration_s, 3)}
+                   "channels": info.channels, "duration_s": round(info.duration_s, 3), "downmix": info.downmix}
 
 
 def transcribe_audio_file(
@@ -253,6 +253,7 @@ def run_transcribe(ctx: JobContext) -> dict:
         "note_count": analysis["note_count"],
         "notes_version": meta["notes_version"],
         "duration_s": round(duration, 3),
+        "input_downmix": audio_info.get("downmix"),  # "7.1 input was downmixed to mono." (None: no downmix)
         "track": asdict(track),
         "stem": stem,
         "estimated_key": (analysis.get("estimated_key") or {}).get("key"),

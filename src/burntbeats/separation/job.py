@@ -55,6 +55,7 @@ def run_split(ctx: JobContext) -> dict:
         "quality": quality,
         "sample_rate": engine.sample_rate,
         "duration_s": round(source.duration_s, 3),
+        "input_downmix": source.downmix,  # e.g. "5.1 input was downmixed to stereo." (None: no downmix)
         "source": {
             "format": source.format,
             "codec": source.codec,

@@ -253,6 +253,7 @@ def run_enhance(ctx: JobContext) -> dict:
         "delay_compensated_samples": enhancer.delay,
         "workers": len(lanes),
         "realtime_factor": round(seconds / max(elapsed, 1e-6), 1),
+        "input_downmix": source.downmix,  # e.g. "5.1 input was downmixed to stereo." (None: no downmix)
         "settings": p.as_dict(),
         "source": {
             "format": source.format,
