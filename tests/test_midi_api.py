@@ -365,3 +365,53 @@ def test_export_zip_from_midi_and_stems_jobs(client, converted, stems_job):
     assert r.status_code == 422
     r = post({"source_jobs": [{"job_id": export_id, "job_token": export_token}]})
     assert r.status_code == 422 and "midi.export" in r.json()["detail"]
+
+
+def test_bad_fields_are_422s_naming_the_field_in_json_and_forms(client):
+    def check(resp, field):
+        assert resp.status_code == 422, resp.text
+        body = resp.json()
+        assert body["detail"].startswith(f"Invalid request. {field}: "), body
+        assert [".".join(map(str, e["loc"])) for e in body["errors"]] == [f"body.{field}"]
+
+    source = {"source_job": "a" * 32, "stem": "vocals", "source_token": "t"}
+    check(client.post("/api/midi/convert", json={**source, "program": 128}), "program")
+    check(client.post("/api/midi/convert", data={**source, "program": "128"}), "program")
+    check(client.post("/api/midi/convert", data={**source, "settings": json.dumps({"midi_tempo": 500})}),
+          "settings.midi_tempo")
+    check(client.post("/api/midi/convert", json={**source, "source_job": 7}), "source_job")
+    check(client.post("/api/midi/convert", data={**source, "stem": ["a", "b"]}), "stem")
+    resp = client.post("/api/midi/convert", json={**source, "volume": 11})
+    check(resp, "volume")
+    assert "onset_threshold" in resp.json()["detail"]  # says which settings there are
+    check(client.post("/api/midi/batch", json={"items": [{**source, "program": -1}]}), "items.0.program")
+    check(client.post("/api/midi/batch", data={"items": json.dumps([source, {**source, "quantize": "1/3"}])}),
+          "items.1.quantize")
+    check(client.post("/api/midi/batch", data={"items": "[not json"}), "items")
+
+
+@pytest.mark.parametrize("url", ["/api/midi/convert", "/api/midi/batch", "/api/midi/merge", "/api/midi/export"])
+def test_deeply_nested_json_is_a_422_with_a_sentence(client, url):
+    deep = "[" * 100_000 + "]" * 100_000
+    resp = client.post(url, content=deep, headers={"content-type": "application/json"})
+    assert resp.status_code == 422 and "nested too deeply" in resp.json()["detail"]
+    deep_object = '{"items": ' + '{"a": ' * 50_000 + "1" + "}" * 50_001
+    resp = client.post(url, content=deep_object, headers={"content-type": "application/json"})
+    assert resp.status_code == 422 and "nested too deeply" in resp.json()["detail"]
+
+
+def test_deeply_nested_json_in_notes_and_form_fields_is_a_422(client, converted):
+    job_id, token, _ = converted
+    deep = "[" * 100_000 + "]" * 100_000
+    resp = client.put(f"/api/midi/notes/{job_id}", content=deep,
+                      headers={"content-type": "application/json", "X-Job-Token": token})
+    assert resp.status_code == 422 and "nested too deeply" in resp.json()["detail"]
+    for url, field in (("/api/midi/convert", "settings"), ("/api/midi/batch", "items")):
+        resp = client.post(url, data={field: deep})
+        assert resp.status_code == 422 and "nested too deeply" in resp.json()["detail"], resp.text
+        assert resp.json()["errors"][0]["loc"] == ["body", field]
+    # Brackets inside strings do not count; ordinary bodies still work.
+    resp = client.put(f"/api/midi/notes/{job_id}", headers={"X-Job-Token": token},
+                      json={"notes": [{"pitch": 60, "start_s": 0, "end_s": 1, "velocity": 90}], "junk": "[" * 1000})
+    assert resp.status_code == 200, resp.text
+    client.post(f"/api/midi/notes/{job_id}/undo", headers={"X-Job-Token": token})

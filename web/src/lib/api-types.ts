@@ -747,6 +747,22 @@ export interface components {
              */
             drums?: boolean | null;
         };
+        /**
+         * NotesEdit
+         * @description PUT /notes: the editor's note list (checked note by note by `validate_notes`), or just the list.
+         */
+        NotesEdit: {
+            /**
+             * Notes
+             * @description [{pitch, start_s, end_s, velocity, pitch_bends}, ...]
+             */
+            notes: unknown[];
+            /**
+             * Base Version
+             * @description Refuse the edit (409) if the notes changed since.
+             */
+            base_version?: number | null;
+        };
         /** ServerExportRequest */
         ServerExportRequest: {
             /**
@@ -1232,22 +1248,94 @@ export interface operations {
                 "multipart/form-data": {
                     /** Format: binary */
                     file?: string;
-                    source_job?: string;
-                    stem?: string;
-                    source_token?: string;
-                    track_name?: string;
-                    onset_threshold?: string;
-                    frame_threshold?: string;
-                    minimum_note_length_ms?: string;
-                    minimum_frequency?: string;
-                    maximum_frequency?: string;
-                    melodia_trick?: string;
-                    multiple_pitch_bends?: string;
-                    pitch_bends?: string;
-                    midi_tempo?: string;
-                    quantize?: string;
-                    program?: string;
-                    drums?: string;
+                    /**
+                     * Onset Threshold
+                     * @description Minimum onset confidence for a note to start.
+                     * @default 0.5
+                     */
+                    onset_threshold?: number;
+                    /**
+                     * Frame Threshold
+                     * @description Minimum frame confidence for a note to go on.
+                     * @default 0.3
+                     */
+                    frame_threshold?: number;
+                    /**
+                     * Minimum Note Length Ms
+                     * @description Shorter notes are dropped.
+                     * @default 127.7
+                     */
+                    minimum_note_length_ms?: number;
+                    /**
+                     * Minimum Frequency
+                     * @description Hz; lower notes are ignored.
+                     */
+                    minimum_frequency?: number | null;
+                    /**
+                     * Maximum Frequency
+                     * @description Hz; higher notes are ignored.
+                     */
+                    maximum_frequency?: number | null;
+                    /**
+                     * Melodia Trick
+                     * @description Basic Pitch's melodia post-processing (finds notes without onsets).
+                     * @default true
+                     */
+                    melodia_trick?: boolean;
+                    /**
+                     * Multiple Pitch Bends
+                     * @description Overlapping notes keep their own pitch bends (extra channels).
+                     * @default false
+                     */
+                    multiple_pitch_bends?: boolean;
+                    /**
+                     * Pitch Bends
+                     * @description Estimate pitch bends at all.
+                     * @default true
+                     */
+                    pitch_bends?: boolean;
+                    /**
+                     * Midi Tempo
+                     * @description Tempo written to the MIDI file (bpm).
+                     * @default 120
+                     */
+                    midi_tempo?: number;
+                    /**
+                     * Quantize
+                     * @description Snap notes to a grid at midi_tempo: 1/8, 1/16, 1/8T ...
+                     */
+                    quantize?: ("1/4" | "1/8" | "1/16" | "1/32" | "1/4T" | "1/8T" | "1/16T") | null;
+                    /**
+                     * Program
+                     * @description General MIDI program (0-127); default by stem name.
+                     */
+                    program?: number | null;
+                    /**
+                     * Drums
+                     * @description Write on the drum channel (10); default: true for a 'drums' stem.
+                     */
+                    drums?: boolean | null;
+                    settings?: string;
+                    /**
+                     * Source Job
+                     * @description A finished stems job's id.
+                     */
+                    source_job?: string | null;
+                    /**
+                     * Stem
+                     * @description The stem to convert, e.g. vocals.
+                     */
+                    stem?: string | null;
+                    /**
+                     * Source Token
+                     * @description The stems job's job_token.
+                     */
+                    source_token?: string | null;
+                    /**
+                     * Track Name
+                     * @description Track name (default: the stem or file name); 80 characters at most.
+                     */
+                    track_name?: string | null;
                 };
                 /**
                  * @example {
@@ -1257,7 +1345,165 @@ export interface operations {
                  *       "quantize": "1/16"
                  *     }
                  */
-                "application/json": Record<string, never>;
+                "application/json": {
+                    /**
+                     * Onset Threshold
+                     * @description Minimum onset confidence for a note to start.
+                     * @default 0.5
+                     */
+                    onset_threshold?: number;
+                    /**
+                     * Frame Threshold
+                     * @description Minimum frame confidence for a note to go on.
+                     * @default 0.3
+                     */
+                    frame_threshold?: number;
+                    /**
+                     * Minimum Note Length Ms
+                     * @description Shorter notes are dropped.
+                     * @default 127.7
+                     */
+                    minimum_note_length_ms?: number;
+                    /**
+                     * Minimum Frequency
+                     * @description Hz; lower notes are ignored.
+                     */
+                    minimum_frequency?: number | null;
+                    /**
+                     * Maximum Frequency
+                     * @description Hz; higher notes are ignored.
+                     */
+                    maximum_frequency?: number | null;
+                    /**
+                     * Melodia Trick
+                     * @description Basic Pitch's melodia post-processing (finds notes without onsets).
+                     * @default true
+                     */
+                    melodia_trick?: boolean;
+                    /**
+                     * Multiple Pitch Bends
+                     * @description Overlapping notes keep their own pitch bends (extra channels).
+                     * @default false
+                     */
+                    multiple_pitch_bends?: boolean;
+                    /**
+                     * Pitch Bends
+                     * @description Estimate pitch bends at all.
+                     * @default true
+                     */
+                    pitch_bends?: boolean;
+                    /**
+                     * Midi Tempo
+                     * @description Tempo written to the MIDI file (bpm).
+                     * @default 120
+                     */
+                    midi_tempo?: number;
+                    /**
+                     * Quantize
+                     * @description Snap notes to a grid at midi_tempo: 1/8, 1/16, 1/8T ...
+                     */
+                    quantize?: ("1/4" | "1/8" | "1/16" | "1/32" | "1/4T" | "1/8T" | "1/16T") | null;
+                    /**
+                     * Program
+                     * @description General MIDI program (0-127); default by stem name.
+                     */
+                    program?: number | null;
+                    /**
+                     * Drums
+                     * @description Write on the drum channel (10); default: true for a 'drums' stem.
+                     */
+                    drums?: boolean | null;
+                    /** @description The settings as one object (JSON text in a form). */
+                    settings?: {
+                        /**
+                         * Onset Threshold
+                         * @description Minimum onset confidence for a note to start.
+                         * @default 0.5
+                         */
+                        onset_threshold?: number;
+                        /**
+                         * Frame Threshold
+                         * @description Minimum frame confidence for a note to go on.
+                         * @default 0.3
+                         */
+                        frame_threshold?: number;
+                        /**
+                         * Minimum Note Length Ms
+                         * @description Shorter notes are dropped.
+                         * @default 127.7
+                         */
+                        minimum_note_length_ms?: number;
+                        /**
+                         * Minimum Frequency
+                         * @description Hz; lower notes are ignored.
+                         */
+                        minimum_frequency?: number | null;
+                        /**
+                         * Maximum Frequency
+                         * @description Hz; higher notes are ignored.
+                         */
+                        maximum_frequency?: number | null;
+                        /**
+                         * Melodia Trick
+                         * @description Basic Pitch's melodia post-processing (finds notes without onsets).
+                         * @default true
+                         */
+                        melodia_trick?: boolean;
+                        /**
+                         * Multiple Pitch Bends
+                         * @description Overlapping notes keep their own pitch bends (extra channels).
+                         * @default false
+                         */
+                        multiple_pitch_bends?: boolean;
+                        /**
+                         * Pitch Bends
+                         * @description Estimate pitch bends at all.
+                         * @default true
+                         */
+                        pitch_bends?: boolean;
+                        /**
+                         * Midi Tempo
+                         * @description Tempo written to the MIDI file (bpm).
+                         * @default 120
+                         */
+                        midi_tempo?: number;
+                        /**
+                         * Quantize
+                         * @description Snap notes to a grid at midi_tempo: 1/8, 1/16, 1/8T ...
+                         */
+                        quantize?: ("1/4" | "1/8" | "1/16" | "1/32" | "1/4T" | "1/8T" | "1/16T") | null;
+                        /**
+                         * Program
+                         * @description General MIDI program (0-127); default by stem name.
+                         */
+                        program?: number | null;
+                        /**
+                         * Drums
+                         * @description Write on the drum channel (10); default: true for a 'drums' stem.
+                         */
+                        drums?: boolean | null;
+                    } | null;
+                    /**
+                     * Source Job
+                     * @description A finished stems job's id.
+                     */
+                    source_job?: string | null;
+                    /**
+                     * Stem
+                     * @description The stem to convert, e.g. vocals.
+                     */
+                    stem?: string | null;
+                    /**
+                     * Source Token
+                     * @description The stems job's job_token.
+                     */
+                    source_token?: string | null;
+                    /**
+                     * Track Name
+                     * @description Track name (default: the stem or file name); 80 characters at most.
+                     */
+                    track_name?: string | null;
+                };
             };
         };
         responses: {
@@ -1407,7 +1653,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": unknown;
+                "application/json": components["schemas"]["NotesEdit"];
             };
         };
         responses: {
@@ -1554,20 +1800,75 @@ export interface operations {
             content: {
                 "multipart/form-data": {
                     files?: string[];
-                    /** @description JSON list of stem references */
+                    /**
+                     * Onset Threshold
+                     * @description Minimum onset confidence for a note to start.
+                     * @default 0.5
+                     */
+                    onset_threshold?: number;
+                    /**
+                     * Frame Threshold
+                     * @description Minimum frame confidence for a note to go on.
+                     * @default 0.3
+                     */
+                    frame_threshold?: number;
+                    /**
+                     * Minimum Note Length Ms
+                     * @description Shorter notes are dropped.
+                     * @default 127.7
+                     */
+                    minimum_note_length_ms?: number;
+                    /**
+                     * Minimum Frequency
+                     * @description Hz; lower notes are ignored.
+                     */
+                    minimum_frequency?: number | null;
+                    /**
+                     * Maximum Frequency
+                     * @description Hz; higher notes are ignored.
+                     */
+                    maximum_frequency?: number | null;
+                    /**
+                     * Melodia Trick
+                     * @description Basic Pitch's melodia post-processing (finds notes without onsets).
+                     * @default true
+                     */
+                    melodia_trick?: boolean;
+                    /**
+                     * Multiple Pitch Bends
+                     * @description Overlapping notes keep their own pitch bends (extra channels).
+                     * @default false
+                     */
+                    multiple_pitch_bends?: boolean;
+                    /**
+                     * Pitch Bends
+                     * @description Estimate pitch bends at all.
+                     * @default true
+                     */
+                    pitch_bends?: boolean;
+                    /**
+                     * Midi Tempo
+                     * @description Tempo written to the MIDI file (bpm).
+                     * @default 120
+                     */
+                    midi_tempo?: number;
+                    /**
+                     * Quantize
+                     * @description Snap notes to a grid at midi_tempo: 1/8, 1/16, 1/8T ...
+                     */
+                    quantize?: ("1/4" | "1/8" | "1/16" | "1/32" | "1/4T" | "1/8T" | "1/16T") | null;
+                    /**
+                     * Program
+                     * @description General MIDI program (0-127); default by stem name.
+                     */
+                    program?: number | null;
+                    /**
+                     * Drums
+                     * @description Write on the drum channel (10); default: true for a 'drums' stem.
+                     */
+                    drums?: boolean | null;
+                    settings?: string;
                     items?: string;
-                    onset_threshold?: string;
-                    frame_threshold?: string;
-                    minimum_note_length_ms?: string;
-                    minimum_frequency?: string;
-                    maximum_frequency?: string;
-                    melodia_trick?: string;
-                    multiple_pitch_bends?: string;
-                    pitch_bends?: string;
-                    midi_tempo?: string;
-                    quantize?: string;
-                    program?: string;
-                    drums?: string;
                 };
                 /**
                  * @example {
@@ -1587,7 +1888,238 @@ export interface operations {
                  *       "quantize": "1/16"
                  *     }
                  */
-                "application/json": Record<string, never>;
+                "application/json": {
+                    /**
+                     * Onset Threshold
+                     * @description Minimum onset confidence for a note to start.
+                     * @default 0.5
+                     */
+                    onset_threshold?: number;
+                    /**
+                     * Frame Threshold
+                     * @description Minimum frame confidence for a note to go on.
+                     * @default 0.3
+                     */
+                    frame_threshold?: number;
+                    /**
+                     * Minimum Note Length Ms
+                     * @description Shorter notes are dropped.
+                     * @default 127.7
+                     */
+                    minimum_note_length_ms?: number;
+                    /**
+                     * Minimum Frequency
+                     * @description Hz; lower notes are ignored.
+                     */
+                    minimum_frequency?: number | null;
+                    /**
+                     * Maximum Frequency
+                     * @description Hz; higher notes are ignored.
+                     */
+                    maximum_frequency?: number | null;
+                    /**
+                     * Melodia Trick
+                     * @description Basic Pitch's melodia post-processing (finds notes without onsets).
+                     * @default true
+                     */
+                    melodia_trick?: boolean;
+                    /**
+                     * Multiple Pitch Bends
+                     * @description Overlapping notes keep their own pitch bends (extra channels).
+                     * @default false
+                     */
+                    multiple_pitch_bends?: boolean;
+                    /**
+                     * Pitch Bends
+                     * @description Estimate pitch bends at all.
+                     * @default true
+                     */
+                    pitch_bends?: boolean;
+                    /**
+                     * Midi Tempo
+                     * @description Tempo written to the MIDI file (bpm).
+                     * @default 120
+                     */
+                    midi_tempo?: number;
+                    /**
+                     * Quantize
+                     * @description Snap notes to a grid at midi_tempo: 1/8, 1/16, 1/8T ...
+                     */
+                    quantize?: ("1/4" | "1/8" | "1/16" | "1/32" | "1/4T" | "1/8T" | "1/16T") | null;
+                    /**
+                     * Program
+                     * @description General MIDI program (0-127); default by stem name.
+                     */
+                    program?: number | null;
+                    /**
+                     * Drums
+                     * @description Write on the drum channel (10); default: true for a 'drums' stem.
+                     */
+                    drums?: boolean | null;
+                    /** @description The settings as one object (JSON text in a form). */
+                    settings?: {
+                        /**
+                         * Onset Threshold
+                         * @description Minimum onset confidence for a note to start.
+                         * @default 0.5
+                         */
+                        onset_threshold?: number;
+                        /**
+                         * Frame Threshold
+                         * @description Minimum frame confidence for a note to go on.
+                         * @default 0.3
+                         */
+                        frame_threshold?: number;
+                        /**
+                         * Minimum Note Length Ms
+                         * @description Shorter notes are dropped.
+                         * @default 127.7
+                         */
+                        minimum_note_length_ms?: number;
+                        /**
+                         * Minimum Frequency
+                         * @description Hz; lower notes are ignored.
+                         */
+                        minimum_frequency?: number | null;
+                        /**
+                         * Maximum Frequency
+                         * @description Hz; higher notes are ignored.
+                         */
+                        maximum_frequency?: number | null;
+                        /**
+                         * Melodia Trick
+                         * @description Basic Pitch's melodia post-processing (finds notes without onsets).
+                         * @default true
+                         */
+                        melodia_trick?: boolean;
+                        /**
+                         * Multiple Pitch Bends
+                         * @description Overlapping notes keep their own pitch bends (extra channels).
+                         * @default false
+                         */
+                        multiple_pitch_bends?: boolean;
+                        /**
+                         * Pitch Bends
+                         * @description Estimate pitch bends at all.
+                         * @default true
+                         */
+                        pitch_bends?: boolean;
+                        /**
+                         * Midi Tempo
+                         * @description Tempo written to the MIDI file (bpm).
+                         * @default 120
+                         */
+                        midi_tempo?: number;
+                        /**
+                         * Quantize
+                         * @description Snap notes to a grid at midi_tempo: 1/8, 1/16, 1/8T ...
+                         */
+                        quantize?: ("1/4" | "1/8" | "1/16" | "1/32" | "1/4T" | "1/8T" | "1/16T") | null;
+                        /**
+                         * Program
+                         * @description General MIDI program (0-127); default by stem name.
+                         */
+                        program?: number | null;
+                        /**
+                         * Drums
+                         * @description Write on the drum channel (10); default: true for a 'drums' stem.
+                         */
+                        drums?: boolean | null;
+                    } | null;
+                    /**
+                     * Items
+                     * @description Stems to convert (a JSON list in a form; repeated `items` fields add up).
+                     */
+                    items?: {
+                        /**
+                         * Onset Threshold
+                         * @description Minimum onset confidence for a note to start.
+                         * @default 0.5
+                         */
+                        onset_threshold?: number;
+                        /**
+                         * Frame Threshold
+                         * @description Minimum frame confidence for a note to go on.
+                         * @default 0.3
+                         */
+                        frame_threshold?: number;
+                        /**
+                         * Minimum Note Length Ms
+                         * @description Shorter notes are dropped.
+                         * @default 127.7
+                         */
+                        minimum_note_length_ms?: number;
+                        /**
+                         * Minimum Frequency
+                         * @description Hz; lower notes are ignored.
+                         */
+                        minimum_frequency?: number | null;
+                        /**
+                         * Maximum Frequency
+                         * @description Hz; higher notes are ignored.
+                         */
+                        maximum_frequency?: number | null;
+                        /**
+                         * Melodia Trick
+                         * @description Basic Pitch's melodia post-processing (finds notes without onsets).
+                         * @default true
+                         */
+                        melodia_trick?: boolean;
+                        /**
+                         * Multiple Pitch Bends
+                         * @description Overlapping notes keep their own pitch bends (extra channels).
+                         * @default false
+                         */
+                        multiple_pitch_bends?: boolean;
+                        /**
+                         * Pitch Bends
+                         * @description Estimate pitch bends at all.
+                         * @default true
+                         */
+                        pitch_bends?: boolean;
+                        /**
+                         * Midi Tempo
+                         * @description Tempo written to the MIDI file (bpm).
+                         * @default 120
+                         */
+                        midi_tempo?: number;
+                        /**
+                         * Quantize
+                         * @description Snap notes to a grid at midi_tempo: 1/8, 1/16, 1/8T ...
+                         */
+                        quantize?: ("1/4" | "1/8" | "1/16" | "1/32" | "1/4T" | "1/8T" | "1/16T") | null;
+                        /**
+                         * Program
+                         * @description General MIDI program (0-127); default by stem name.
+                         */
+                        program?: number | null;
+                        /**
+                         * Drums
+                         * @description Write on the drum channel (10); default: true for a 'drums' stem.
+                         */
+                        drums?: boolean | null;
+                        /**
+                         * Source Job
+                         * @description A finished stems job's id.
+                         */
+                        source_job?: string | null;
+                        /**
+                         * Stem
+                         * @description The stem to convert, e.g. vocals.
+                         */
+                        stem?: string | null;
+                        /**
+                         * Source Token
+                         * @description The stems job's job_token.
+                         */
+                        source_token?: string | null;
+                        /**
+                         * Track Name
+                         * @description Track name (default: the stem or file name); 80 characters at most.
+                         */
+                        track_name?: string | null;
+                    }[];
+                };
             };
         };
         responses: {

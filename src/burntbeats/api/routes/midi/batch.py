@@ -8,11 +8,12 @@ from sqlalchemy.orm import Session
 
 from burntbeats.api.common import INPUT_FILE, queue_derived_job
 from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, job_token, provided_token
+from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import (
     BATCH_TOKEN_PURPOSE, KIND, check_queue, stem_params, stem_parent, upload_params,
 )
 from burntbeats.api.routes.midi.params import (
-    ITEM_KEYS, SETTINGS_DOC, body_schema, conversion_settings, parse_items, read_body,
+    SETTINGS_DOC, UPLOAD_FIELDS, BatchRequest, body_schema, merged_settings, read_request,
 )
 from burntbeats.api.uploads import save_and_probe
 from burntbeats.audio import AudioError
@@ -21,7 +22,7 @@ from burntbeats.midi.job import OUTPUT_MIDI
 from burntbeats.models import Job, JobStatus
 from burntbeats.storage import safe_filename
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJsonRoute)
 
 
 def batch_token(state: AppState, batch_id: str) -> str:
@@ -36,8 +37,7 @@ def batch_token(state: AppState, batch_id: str) -> str:
     "{source_job, stem, source_token, plus per-item settings}), shared settings fields. Or JSON: "
     "{\"items\": [...], settings...}. Nothing is queued unless every item is valid. " + SETTINGS_DOC,
     openapi_extra=body_schema(
-        [], {"files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-             "items": {"type": "string", "description": "JSON list of stem references"}},
+        BatchRequest, {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}},
         {"items": [{"source_job": "<id>", "stem": "vocals", "source_token": "<token>"},
                    {"source_job": "<id>", "stem": "bass", "source_token": "<token>", "program": 33}],
          "quantize": "1/16"},
@@ -50,34 +50,33 @@ async def batch(
     session: Session = Depends(db_session),
     user_id: str = Depends(current_user_id),
 ) -> dict:
-    fields, files, form = await read_body(request)
+    body, files, form = await read_request(request, BatchRequest)
     prepared: list[str] = []
     try:
-        uploads = [f for key, f in files if key in ("file", "files")]
+        uploads = [f for key, f in files if key in UPLOAD_FIELDS]
         if len(files) != len(uploads):
             raise HTTPException(status_code=422, detail="Invalid request. Send the audio in `files` fields.")
-        items = parse_items(fields.get("items"))
+        items = body.items
         total = len(uploads) + len(items)
         if total == 0:
             raise HTTPException(status_code=422, detail="The batch is empty: send `files` and/or stem `items`.")
         limit = state.settings.midi_max_batch_items
         if total > limit:
             raise HTTPException(status_code=422, detail=f"A batch holds at most {limit} items; this one has {total}.")
-        base = conversion_settings(fields)
+        base = body.conversion_settings()
         check_queue(state, session, total)
 
         # 1. Validate every stem reference (no side effects yet).
         refs = []
         for i, item in enumerate(items):
-            label = f"Item {len(uploads) + i + 1} ({item.get('stem') or 'stem'})"
+            label = f"Item {len(uploads) + i + 1} ({item.stem or 'stem'})"
+            cs = merged_settings(item, base=base, loc=("items", i))
             try:
-                overrides = {k: v for k, v in item.items() if k not in ITEM_KEYS}
-                cs = conversion_settings({**base.model_dump(exclude_defaults=True), **overrides}, set())
-                token = item.get("source_token") or x_job_token
-                parent, stem, wav = stem_parent(state, session, str(item.get("source_job") or ""), item.get("stem"), token)
+                parent, stem, wav = stem_parent(state, session, item.source_job or "", item.stem,
+                                                item.source_token or x_job_token)
             except HTTPException as exc:
                 raise HTTPException(status_code=exc.status_code, detail=f"{label}: {exc.detail}") from None
-            refs.append((parent, stem, wav, cs, item.get("track_name")))
+            refs.append((parent, stem, wav, cs, item.track_name))
 
         # 2. Store and check every upload; nothing is queued if one is not audio.
         stored = []

@@ -8,16 +8,17 @@ from sqlalchemy.orm import Session
 
 from burntbeats.api.common import accept_upload, accepted, files_gone, queue_derived_job, require_succeeded, status_payload
 from burntbeats.api.deps import AppState, app_state, current_user_id, db_session
+from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import (
     KIND, MIDI_MEDIA_TYPE, check_queue, midi_dir, midi_job, stem_params, stem_parent, upload_params, urls,
 )
-from burntbeats.api.routes.midi.params import SETTINGS_DOC, body_schema, conversion_settings, read_body, str_field
+from burntbeats.api.routes.midi.params import SETTINGS_DOC, UPLOAD_FIELDS, ConvertRequest, body_schema, read_request
 from burntbeats.midi.job import METADATA, OUTPUT_MIDI, read_metadata
 from burntbeats.midi.notes import NoteStore
 from burntbeats.models import Job, JobStatus
 from burntbeats.storage import safe_stem_name
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJsonRoute)
 
 
 @router.post(
@@ -27,8 +28,7 @@ router = APIRouter()
     description="Multipart: `file` + settings fields. Or JSON/form without a file: `source_job`, `stem` and the "
     "source job's token in `source_token` or the X-Job-Token header. " + SETTINGS_DOC,
     openapi_extra=body_schema(
-        [], {"file": {"type": "string", "format": "binary"}, "source_job": {"type": "string"},
-             "stem": {"type": "string"}, "source_token": {"type": "string"}, "track_name": {"type": "string"}},
+        ConvertRequest, {"file": {"type": "string", "format": "binary"}},
         {"source_job": "<stems job id>", "stem": "vocals", "source_token": "<its job_token>", "quantize": "1/16"},
     ),
 )
@@ -39,29 +39,26 @@ async def convert(
     session: Session = Depends(db_session),
     user_id: str = Depends(current_user_id),
 ) -> dict:
-    fields, files, form = await read_body(request)
+    body, files, form = await read_request(request, ConvertRequest)
     try:
-        uploads = [f for key, f in files if key in ("file", "files")]
+        uploads = [f for key, f in files if key in UPLOAD_FIELDS]
         if len(files) != len(uploads):
             raise HTTPException(status_code=422, detail="Invalid request. Send the audio in the `file` field.")
         if len(uploads) > 1:
             raise HTTPException(status_code=422, detail="Send one file per conversion; use /api/midi/batch for several.")
-        source_job = str_field(fields, "source_job")
-        if uploads and source_job:
+        if uploads and body.source_job:
             raise HTTPException(status_code=422, detail="Send either a file or a source_job + stem, not both.")
-        cs = conversion_settings(fields)
-        track_name = str_field(fields, "track_name")
+        cs = body.conversion_settings()
         if uploads:
             check_queue(state, session, 1)
             upload = uploads[0]
             job = await accept_upload(state, session, upload, kind=KIND, owner_id=user_id,
-                                      params=upload_params(cs, upload.filename, track_name))
-        elif source_job:
-            token = str_field(fields, "source_token") or x_job_token
-            parent, stem, wav = stem_parent(state, session, source_job, str_field(fields, "stem"), token)
+                                      params=upload_params(cs, upload.filename, body.track_name))
+        elif body.source_job:
+            parent, stem, wav = stem_parent(state, session, body.source_job, body.stem, body.source_token or x_job_token)
             check_queue(state, session, 1)
-            job = queue_derived_job(state, session, parent, kind=KIND, params=stem_params(cs, parent, stem, track_name),
-                                    input_from=wav)
+            job = queue_derived_job(state, session, parent, kind=KIND,
+                                    params=stem_params(cs, parent, stem, body.track_name), input_from=wav)
         else:
             raise HTTPException(
                 status_code=422,

@@ -6,18 +6,18 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from burntbeats.api.common import files_gone, require_succeeded, status_payload
 from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, get_job, job_token, provided_token
+from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import (
     EXPORT_KIND, KIND, MIDI_MEDIA_TYPE, check_queue, finished_midi_job_by_token, midi_dir,
 )
+from burntbeats.api.routes.midi.params import ExportRequest, MergeRequest, MergeSourceRef
 from burntbeats.jobs import service
 from burntbeats.midi.engine import ConversionSettings
 from burntbeats.midi.job import EXPORT_ZIP, OUTPUT_MIDI, read_metadata
@@ -26,33 +26,7 @@ from burntbeats.midi.midifile import MidiWriteError, read_midi
 from burntbeats.models import JobStatus
 from burntbeats.storage import safe_stem_name
 
-router = APIRouter()
-
-
-class JobRef(BaseModel):
-    job_id: str = Field(..., max_length=64)
-    job_token: str | None = Field(None, max_length=128)
-
-
-class MergeSourceRef(JobRef):
-    name: str | None = Field(None, max_length=80, description="Track name (default: the stem or file name).")
-    program: int | None = Field(None, ge=0, le=127, description="General MIDI program (default: the job's).")
-    drums: bool | None = Field(None, description="Put this source on the drum channel (10).")
-
-
-class MergeRequest(BaseModel):
-    sources: list[MergeSourceRef] = Field(..., min_length=1, max_length=32)
-    tempo: float | None = Field(None, ge=20, le=300, description="Default: the first source's MIDI tempo.")
-    title: str | None = Field(None, max_length=120)
-
-
-class ExportRequest(BaseModel):
-    mode: Literal["stems"] = Field("stems", description="v1: `stems` = one .mid per selected stem + merged.mid.")
-    selected_stems: list[str] | None = Field(None, max_length=32, description="Default: every stem the sources have.")
-    source_jobs: list[JobRef] = Field(..., min_length=1, max_length=32,
-                                      description="Finished MIDI conversions and/or stems jobs (ids + tokens).")
-    settings: ConversionSettings | None = Field(None, description="For stems that still need converting.")
-    title: str | None = Field(None, max_length=120)
+router = APIRouter(route_class=BoundedJsonRoute)
 
 
 def merge_source(state: AppState, session: Session, ref: MergeSourceRef) -> tuple[MergeSource, dict]:

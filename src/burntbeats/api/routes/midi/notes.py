@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from fastapi import APIRouter, Body, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from burntbeats.api.deps import AppState, app_state
+from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import finished_midi_job, midi_dir, urls
+from burntbeats.api.routes.midi.params import NotesEdit
 from burntbeats.midi.job import restore_notes, save_notes, undo_notes
 from burntbeats.midi.notes import NoteStore, NoteValidationError, NothingToUndo, UnknownVersion, VersionConflict, \
     validate_notes
 from burntbeats.models import Job
 
-router = APIRouter()
+router = APIRouter(route_class=BoundedJsonRoute)
 
 
 def notes_response(state: AppState, job: Job, meta: dict, include_notes: bool = True) -> dict:
@@ -56,20 +56,11 @@ def get_notes(
     "rejects the edit with 409 if someone changed the notes since.",
 )
 def put_notes(
-    body: Any = Body(...),
+    edit: NotesEdit,
     job: Job = Depends(finished_midi_job),
     state: AppState = Depends(app_state),
 ) -> dict:
-    base_version = None
-    if isinstance(body, dict):
-        if "notes" not in body:
-            raise HTTPException(status_code=422, detail="Invalid request. The body needs a `notes` list.")
-        base_version = body.get("base_version")
-        if base_version is not None and (isinstance(base_version, bool) or not isinstance(base_version, int)):
-            raise HTTPException(status_code=422, detail="Invalid request. base_version must be an integer.")
-        payload = body["notes"]
-    else:
-        payload = body
+    payload, base_version = edit.notes, edit.base_version
     try:
         notes = validate_notes(payload, state.settings.midi_max_notes)
     except NoteValidationError as exc:

@@ -1,19 +1,26 @@
-"""Request parsing shared by the MIDI routes: a JSON object or a form, conversion settings, stem items."""
+"""The MIDI routes' request bodies as Pydantic models, and reading them from a JSON object or a form.
+
+/convert and /batch take either multipart/form-data (uploads + fields) or a JSON object at the same URL,
+which FastAPI cannot declare with one parameter; `read_request` reads either into a dict and the model
+validates it, so both answer a bad field with the same 422 as every other route (`RequestValidationError`).
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from fastapi import HTTPException, Request
-from pydantic import ValidationError
-from starlette.datastructures import UploadFile as StarletteUploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+from starlette.datastructures import FormData, UploadFile
 
+from burntbeats.api.json_body import JsonBodyError, is_json, loads_bounded
 from burntbeats.midi.engine import ConversionSettings
 
-# Request fields that are not conversion settings.
-REQUEST_KEYS = {"file", "files", "source_job", "stem", "source_token", "items", "track_name", "settings"}
-ITEM_KEYS = {"source_job", "stem", "source_token", "track_name"}
+SETTING_NAMES = frozenset(ConversionSettings.model_fields)
+UPLOAD_FIELDS = ("file", "files")
+MAX_FORM_FILES = 64
+MAX_FORM_FIELDS = 200
 
 SETTINGS_DOC = (
     "Conversion settings (all optional): onset_threshold, frame_threshold, minimum_note_length_ms, "
@@ -21,104 +28,222 @@ SETTINGS_DOC = (
     "quantize (1/4, 1/8, 1/16, 1/32, 1/4T, 1/8T, 1/16T), program (General MIDI 0-127), drums."
 )
 
+Model = TypeVar("Model", bound=BaseModel)
 
-def body_schema(required: list[str], props: dict[str, Any], json_example: dict) -> dict:
-    settings_props = {name: {"type": "string"} for name in ConversionSettings.model_fields}
+
+def _json_text(value: Any) -> Any:
+    """A form sends nested values as JSON text; a JSON body sends them as they are."""
+    if isinstance(value, str):
+        try:
+            return loads_bounded(value)
+        except JsonBodyError as exc:
+            raise ValueError(str(exc).replace("The request body", "The value")) from None
+    return value
+
+
+class StemSource(BaseModel):
+    """One stem of a finished stems job (no re-upload); its token in `source_token` or X-Job-Token."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    source_job: str | None = Field(None, max_length=64, description="A finished stems job's id.")
+    stem: str | None = Field(None, max_length=120, description="The stem to convert, e.g. vocals.")
+    source_token: str | None = Field(None, max_length=256, description="The stems job's job_token.")
+    track_name: str | None = Field(None, description="Track name (default: the stem or file name); 80 characters at most.")
+
+
+class _NestedSettings(BaseModel):
+    settings: ConversionSettings | None = Field(None, description="The settings as one object (JSON text in a form).")
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings_from_text(cls, value: Any) -> Any:
+        return _json_text(value)
+
+
+class ConvertRequest(StemSource, _NestedSettings, ConversionSettings):
+    """POST /convert's fields besides the upload: a stem source and/or settings, flat or under `settings`."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    def conversion_settings(self) -> ConversionSettings:
+        return merged_settings(self, self.settings)
+
+
+class BatchItem(StemSource, ConversionSettings):
+    """A stem to convert in a batch; its own settings override the batch's."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+
+class BatchRequest(_NestedSettings, ConversionSettings):
+    """POST /batch's fields besides the uploads: stem items and the settings shared by every item."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    items: list[BatchItem] = Field(
+        default_factory=list, max_length=1000,
+        description="Stems to convert (a JSON list in a form; repeated `items` fields add up).",
+    )
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _items_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list) and value and all(isinstance(part, str) for part in value):
+            out: list[Any] = []
+            for part in value:
+                parsed = _json_text(part)
+                out.extend(parsed if isinstance(parsed, list) else [parsed])
+            return out
+        return value
+
+    def conversion_settings(self) -> ConversionSettings:
+        return merged_settings(self, self.settings)
+
+
+def merged_settings(flat: BaseModel, nested: ConversionSettings | None = None,
+                    base: ConversionSettings | None = None, loc: tuple = ()) -> ConversionSettings:
+    """`base` < `nested` < the settings given flat; only the ones that were given count."""
+    raw = base.model_dump(exclude_defaults=True) if base else {}
+    raw.update(nested.model_dump(exclude_unset=True) if nested else {})
+    raw.update(flat.model_dump(include=SETTING_NAMES, exclude_unset=True))
+    try:
+        return ConversionSettings.model_validate(raw)
+    except ValidationError as exc:  # only the cross-field check can fail here
+        raise validation_error(exc, loc) from None
+
+
+class JobRef(BaseModel):
+    job_id: str = Field(..., max_length=64)
+    job_token: str | None = Field(None, max_length=128)
+
+
+class MergeSourceRef(JobRef):
+    name: str | None = Field(None, max_length=80, description="Track name (default: the stem or file name).")
+    program: int | None = Field(None, ge=0, le=127, description="General MIDI program (default: the job's).")
+    drums: bool | None = Field(None, description="Put this source on the drum channel (10).")
+
+
+class MergeRequest(BaseModel):
+    sources: list[MergeSourceRef] = Field(..., min_length=1, max_length=32)
+    tempo: float | None = Field(None, ge=20, le=300, description="Default: the first source's MIDI tempo.")
+    title: str | None = Field(None, max_length=120)
+
+
+class ExportRequest(BaseModel):
+    mode: Literal["stems"] = Field("stems", description="v1: `stems` = one .mid per selected stem + merged.mid.")
+    selected_stems: list[str] | None = Field(None, max_length=32, description="Default: every stem the sources have.")
+    source_jobs: list[JobRef] = Field(..., min_length=1, max_length=32,
+                                      description="Finished MIDI conversions and/or stems jobs (ids + tokens).")
+    settings: ConversionSettings | None = Field(None, description="For stems that still need converting.")
+    title: str | None = Field(None, max_length=120)
+
+
+class NotesEdit(BaseModel):
+    """PUT /notes: the editor's note list (checked note by note by `validate_notes`), or just the list."""
+
+    notes: list[Any] = Field(..., description="[{pitch, start_s, end_s, velocity, pitch_bends}, ...]")
+    base_version: StrictInt | None = Field(None, description="Refuse the edit (409) if the notes changed since.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_list(cls, value: Any) -> Any:
+        return {"notes": value} if isinstance(value, list) else value
+
+
+def validation_error(exc: ValidationError, loc: tuple = ()) -> RequestValidationError:
+    """Pydantic's errors as the app's 422 (`Invalid request. <field>: <what is wrong>`), located in the body."""
+    errors = []
+    for err in exc.errors():
+        where = ("body", *loc, *(err.get("loc") or ("settings",)))  # no location: the settings' cross-field check
+        msg = err.get("msg", "invalid value")
+        if err.get("type") == "extra_forbidden":
+            msg = f"not a field of this request. {SETTINGS_DOC}"
+        errors.append({"loc": where, "msg": msg, "type": err.get("type")})
+    return RequestValidationError(errors)
+
+
+async def read_request(request: Request, model: type[Model]) -> tuple[Model, list[tuple[str, UploadFile]], FormData | None]:
+    """A JSON object or a form validated as `model`: (fields, uploaded files, the form to close)."""
+    fields: dict[str, Any]
+    files: list[tuple[str, UploadFile]] = []
+    form = None
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if is_json(request):
+        try:
+            body = loads_bounded(await request.body())
+        except JsonBodyError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
+        if not isinstance(body, dict):
+            raise HTTPException(status_code=422, detail="The request body must be a JSON object.")
+        fields = body
+    elif ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await request.form(max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS)
+        fields = {}
+        for key, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                files.append((key, value))
+            elif key in fields:  # repeated: a list (an error for single-valued fields)
+                fields[key] = (fields[key] if isinstance(fields[key], list) else [fields[key]]) + [value]
+            else:
+                fields[key] = value
+    else:
+        raise HTTPException(
+            status_code=415,
+            detail="Send multipart/form-data (an audio `file` and settings) or a JSON object (`source_job`, `stem`).",
+        )
+    # An empty field means "the default"; text in the upload fields is not an upload (ignored, as before).
+    given = {k: v for k, v in fields.items()
+             if k not in UPLOAD_FIELDS and not (isinstance(v, str) and v.strip() == "")}
+    try:
+        if form is not None:
+            _check_repeated(given, model)
+        return model.model_validate(given), files, form
+    except (ValidationError, RequestValidationError) as exc:
+        if form is not None:
+            await form.close()
+        raise validation_error(exc) if isinstance(exc, ValidationError) else exc from None
+
+
+def _check_repeated(fields: dict[str, Any], model: type[BaseModel]) -> None:
+    """A form field given twice is a list: fine for list fields (`items`), a clear 422 for the rest."""
+    repeatable = {name for name, field in model.model_fields.items() if getattr(field.annotation, "__origin__", None) is list}
+    errors = [{"loc": ("body", key), "msg": "give it once", "type": "repeated_field"}
+              for key, value in fields.items() if isinstance(value, list) and key not in repeatable]
+    if errors:
+        raise RequestValidationError(errors)
+
+
+def body_schema(model: type[BaseModel], upload: dict[str, Any], json_example: dict) -> dict:
+    """openapi_extra for a route that reads `model` from a form (with `upload` fields) or a JSON object."""
+    schema = _inline_refs(model.model_json_schema())
+    form_props = {name: {"type": "string"} if name in ("settings", "items") else prop
+                  for name, prop in schema["properties"].items()}
     return {
         "requestBody": {
             "required": True,
             "content": {
-                "multipart/form-data": {
-                    "schema": {"type": "object", "required": required, "properties": {**props, **settings_props}}
-                },
-                "application/json": {"schema": {"type": "object"}, "example": json_example},
+                "multipart/form-data": {"schema": {"type": "object", "properties": {**upload, **form_props}}},
+                "application/json": {"schema": {**schema, "title": model.__name__}, "example": json_example},
             },
         }
     }
 
 
-async def read_body(request: Request) -> tuple[dict[str, Any], list[tuple[str, StarletteUploadFile]], Any]:
-    """JSON object or a form: (fields, files, form-to-close)."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype == "application/json":
-        try:
-            body = await request.json()
-        except ValueError:
-            raise HTTPException(status_code=422, detail="The request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise HTTPException(status_code=422, detail="The request body must be a JSON object.")
-        return body, [], None
-    if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.form(max_files=64, max_fields=200)
-        fields: dict[str, Any] = {}
-        files: list[tuple[str, StarletteUploadFile]] = []
-        for key, value in form.multi_items():
-            if isinstance(value, StarletteUploadFile):
-                files.append((key, value))
-            elif key in fields:
-                fields[key] = (fields[key] if isinstance(fields[key], list) else [fields[key]]) + [value]
-            else:
-                fields[key] = value
-        return fields, files, form
-    raise HTTPException(
-        status_code=415,
-        detail="Send multipart/form-data (an audio `file` and settings) or a JSON object (`source_job`, `stem`).",
-    )
+def _inline_refs(schema: dict) -> dict:
+    """The model's JSON schema with its `$defs` written in place (openapi_extra cannot add components)."""
+    defs = schema.pop("$defs", {})
 
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return walk(defs[ref.rsplit("/", 1)[1]])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
 
-def conversion_settings(fields: dict[str, Any], extra_allowed: set[str] = REQUEST_KEYS) -> ConversionSettings:
-    raw: dict[str, Any] = {}
-    nested = fields.get("settings")
-    if isinstance(nested, str) and nested.strip():
-        try:
-            nested = json.loads(nested)
-        except ValueError:
-            raise HTTPException(status_code=422, detail="Invalid request. settings: not valid JSON.") from None
-    if isinstance(nested, dict):
-        raw.update(nested)
-    elif nested not in (None, ""):
-        raise HTTPException(status_code=422, detail="Invalid request. settings: must be an object.")
-    for key, value in fields.items():
-        if key in extra_allowed:
-            continue
-        if isinstance(value, str) and value.strip() == "":
-            continue  # an empty form field means "default"
-        raw[key] = value
-    try:
-        return ConversionSettings.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err.get("loc", ()))
-        if err.get("type") == "extra_forbidden":
-            raise HTTPException(status_code=422, detail=f"Invalid request. Unknown setting {loc!r}. {SETTINGS_DOC}") from None
-        raise HTTPException(status_code=422, detail=f"Invalid request. {loc or 'settings'}: {err.get('msg')}.") from None
-
-
-def str_field(fields: dict, key: str) -> str | None:
-    value = fields.get(key)
-    if isinstance(value, list):
-        raise HTTPException(status_code=422, detail=f"Invalid request. {key}: give it once.")
-    if value is None:
-        return None
-    value = str(value).strip()
-    return value or None
-
-
-def parse_items(raw: Any) -> list[dict]:
-    if raw is None or raw == "":
-        return []
-    if isinstance(raw, list) and all(isinstance(x, str) for x in raw):
-        out: list[dict] = []
-        for part in raw:
-            out.extend(parse_items(part))
-        return out
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            raise HTTPException(status_code=422, detail="Invalid request. items: not valid JSON.") from None
-        if isinstance(raw, dict):
-            raw = [raw]
-    if not isinstance(raw, list) or not all(isinstance(x, dict) for x in raw):
-        raise HTTPException(status_code=422, detail="Invalid request. items: a list of {source_job, stem, source_token}.")
-    return raw
+    return walk(schema)
