@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # Job runner: "local" (in-process worker pool) or "celery" (scale-out on Redis).
     job_runner: str = "local"
 
+    # Admission: jobs of a family (stems / speech / midi) waiting or running before new ones get 503.
+    stems_max_queue_depth: int = Field(default=50, ge=1)
     speech_max_queue_depth: int = Field(default=20, ge=1)
     speech_max_upload_mb: int = Field(default=200, ge=1)
     # Speech enhancement: threads per job (a recording is cut into this many lanes processed in parallel).

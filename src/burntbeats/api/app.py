@@ -17,8 +17,8 @@ import burntbeats
 from burntbeats.api.deps import AppState
 from burntbeats.api.openapi import install_openapi
 from burntbeats.api.schemas.errors import ErrorPublic, ValidationErrorItem
+from burntbeats.api.errors import install_domain_error_handlers
 from burntbeats.api.uploads import UploadLimitMiddleware
-from burntbeats.audio import AudioError
 from burntbeats.db import get_engine, migrate, session_scope
 from burntbeats.jobs import service
 from burntbeats.jobs.runner import JobRunner, make_runner
@@ -101,9 +101,7 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(AudioError)
-    async def audio_error(_request: Request, exc: AudioError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"detail": str(exc)})
+    install_domain_error_handlers(app)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

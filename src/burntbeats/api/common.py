@@ -1,100 +1,70 @@
-"""What every job-kind router shares: accepting an upload as a job, status payloads, serving files."""
+"""What every job-kind router shares: the upload input, the accepted answer, status payloads, serving files."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, UploadFile
-from fastapi.responses import FileResponse
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from sqlalchemy.orm import Session
 
 from burntbeats.api.deps import AppState, job_token
 from burntbeats.api.uploads import save_and_probe
 from burntbeats.audio import MEDIA_TYPES, AudioError, transcode
+from burntbeats.errors import Conflict, Gone, NotFound
 from burntbeats.jobs import service
 from burntbeats.models import Job, JobStatus
-from burntbeats.storage import safe_filename
+from burntbeats.storage import Storage
 
 INPUT_FILE = "input"
 
 
-def _iso(value) -> str | None:  # noqa: ANN001
+def _iso(value) -> str | None:  # noqa: ANN001 - a datetime or None
     if value is None:
         return None
     return value.isoformat() + ("Z" if value.tzinfo is None else "")
 
 
-async def accept_upload(
-    state: AppState,
-    session: Session,
-    upload: UploadFile,
-    *,
-    kind: str,
-    owner_id: str,
-    params: dict[str, Any],
-    max_bytes: int | None = None,
-    group_id: str | None = None,
-) -> Job:
-    """Store and validate an upload, then queue a job for it. Nothing is queued if validation fails."""
-    job_id = service.new_id()
-    job_dir = state.storage.job_dir(job_id, create=True)
-    try:
-        info = await save_and_probe(
-            upload,
-            job_dir / INPUT_FILE,
-            max_bytes or state.settings.max_upload_bytes,
-            state.settings.max_duration_s,
-        )
-    except BaseException:
-        state.storage.delete_job(job_id)
-        raise
-    params = {**params, "input": {"format": info.format, "codec": info.codec, "sample_rate": info.sample_rate,
-                                  "channels": info.channels, "duration_s": round(info.duration_s, 3)}}
-    job = service.create_job(
-        session, kind=kind, owner_id=owner_id, params=params, job_id=job_id,
-        input_name=safe_filename(upload.filename), group_id=group_id,
-    )
-    session.commit()
-    state.runner.notify()
-    return job
+def scratch_dir(state: AppState) -> Path:
+    """DATA_DIR/tmp: temporary files stay on the data disk (a rename away from the job's space)."""
+    path = state.settings.data_dir / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
-def queue_derived_job(
-    state: AppState,
-    session: Session,
-    parent: Job,
-    *,
-    kind: str,
-    params: dict[str, Any],
-    group_id: str | None = None,
-    input_from: Path | None = None,
-) -> Job:
-    """A job made from an earlier job's files (expand, MIDI from a stem): no re-upload.
+@dataclass
+class UploadedAudio:
+    """A job input (burntbeats.jobs.submit.JobInput): an upload, size-bounded and probed, stored as `input`.
 
-    The input is hard-linked (or copied) into the new job's folder so each job owns its files.
+    Its facts (format, codec, rate, channels, duration) are recorded under the job's `params["input"]`.
     """
-    job_id = service.new_id()
-    job_dir = state.storage.job_dir(job_id, create=True)
-    source = input_from or state.storage.job_dir(parent.id) / INPUT_FILE
-    if not source.exists():
-        state.storage.delete_job(job_id)
-        raise HTTPException(status_code=410, detail="The source job's files have expired; please upload again.")
-    try:
-        os.link(source, job_dir / INPUT_FILE)
-    except OSError:
-        shutil.copyfile(source, job_dir / INPUT_FILE)
-    job = service.create_job(
-        session, kind=kind, owner_id=parent.owner_id, params=params, job_id=job_id,
-        input_name=parent.input_name, parent_id=parent.id, group_id=group_id,
-    )
-    session.commit()
-    state.runner.notify()
-    return job
+
+    upload: UploadFile
+    max_bytes: int
+    max_duration_s: float
+    scratch: Path
+
+    async def store(self, storage: Storage, job_id: str) -> dict[str, Any]:
+        fd, tmp_name = tempfile.mkstemp(dir=self.scratch, prefix="upload.", suffix=".tmp")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            info = await save_and_probe(self.upload, tmp, self.max_bytes, self.max_duration_s)
+            await run_in_threadpool(storage.put, job_id, INPUT_FILE, tmp, move=True)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return {"input": {"format": info.format, "codec": info.codec, "sample_rate": info.sample_rate,
+                          "channels": info.channels, "duration_s": round(info.duration_s, 3)}}
+
+
+def uploaded_audio(state: AppState, upload: UploadFile, max_bytes: int | None = None) -> UploadedAudio:
+    settings = state.settings
+    return UploadedAudio(upload, max_bytes or settings.max_upload_bytes, settings.max_duration_s, scratch_dir(state))
 
 
 def accepted(state: AppState, job: Job, status_url: str) -> dict:
@@ -125,60 +95,95 @@ def status_payload(session: Session, job: Job) -> dict[str, Any]:
     }
 
 
-def files_gone(what: str = "job") -> HTTPException:
+def files_gone(what: str = "job") -> Gone:
     """410: the files were removed after JOB_RETENTION_HOURS."""
-    return HTTPException(status_code=410, detail=f"This {what}'s files have expired and were removed.")
+    return Gone(f"This {what}'s files have expired and were removed.")
 
 
 def require_succeeded(job: Job) -> None:
     if job.files_purged_at is not None:
         raise files_gone()
     if job.status != JobStatus.SUCCEEDED:
-        raise HTTPException(status_code=409, detail=f"The job is {job.status}, not finished yet.")
-
-
-def check_choice(field: str, value, choices: tuple):  # noqa: ANN001
-    """Form fields arrive as strings; a clear 422 naming the field when the value is not allowed."""
-    for choice in choices:
-        if str(value).strip().lower() == str(choice).lower():
-            return choice
-    allowed = ", ".join(str(c) for c in choices)
-    raise HTTPException(status_code=422, detail=f"Invalid request. {field}: must be one of {allowed} (got {value!r}).")
+        raise Conflict(f"The job is {job.status}, not finished yet.")
 
 
 def split_filename(filename: str, allowed_ext: tuple[str, ...] = ("wav", "flac", "mp3")) -> tuple[str, str]:
     stem, dot, ext = filename.rpartition(".")
     if not dot or ext.lower() not in allowed_ext or not stem:
-        raise HTTPException(status_code=404, detail=f"No such file: {filename}. Use one of: .{', .'.join(allowed_ext)}.")
+        raise NotFound(f"No such file: {filename}. Use one of: .{', .'.join(allowed_ext)}.")
     return stem, ext.lower()
 
 
-def serve_upload(state: AppState, job: Job) -> FileResponse:
+def serve_upload(state: AppState, job: Job) -> Response:
     """The job's original upload, byte for byte, under the name it was uploaded with."""
-    path = state.storage.job_dir(job.id) / INPUT_FILE
-    if job.files_purged_at is not None or not path.exists():
+    if job.files_purged_at is not None or not state.storage.exists(job.id, INPUT_FILE):
         raise files_gone()
-    return FileResponse(path, media_type="application/octet-stream", filename=job.input_name or "original")
+    return state.storage.response(job.id, INPUT_FILE, media_type="application/octet-stream",
+                                  filename=job.input_name or "original")
 
 
-async def serve_audio(wav_path: Path, ext: str, download_name: str) -> FileResponse:
-    """Serve a stored WAV as wav/flac/mp3 (flac and mp3 are encoded once, then cached). Range requests work."""
-    if not wav_path.exists():
-        raise HTTPException(status_code=404, detail=f"No such file: {download_name}.")
-    path = wav_path
+async def serve_audio(state: AppState, job: Job, wav_name: str, ext: str, download_name: str) -> Response:
+    """Serve the job's stored WAV `wav_name` as wav/flac/mp3 (flac and mp3 are encoded once, then kept next
+    to it). Range requests work."""
+    storage = state.storage
+    if not storage.exists(job.id, wav_name):
+        raise NotFound(f"No such file: {download_name}.")
+    name = wav_name
     if ext != "wav":
-        path = wav_path.with_suffix(f".{ext}")
-        if not path.exists():
-            # A unique temporary name per request (concurrent first downloads each encode their own),
-            # published atomically: a reader never sees a half-written file.
-            fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp.{ext}")
+        name = f"{wav_name.rpartition('.')[0]}.{ext}"
+        if not storage.exists(job.id, name):
+            # A unique temporary name per request (concurrent first downloads each encode their own); the
+            # storage publishes it atomically, so a reader never sees a half-written file.
+            fd, tmp_name = tempfile.mkstemp(dir=scratch_dir(state), prefix="encode.", suffix=f".tmp.{ext}")
             os.close(fd)
             tmp = Path(tmp_name)
             try:
-                await run_in_threadpool(transcode, wav_path, tmp, ext)
-                os.replace(tmp, path)
+                await run_in_threadpool(transcode, storage.fetch(job.id, wav_name), tmp, ext)
+                await run_in_threadpool(storage.put, job.id, name, tmp, move=True)
             except AudioError as exc:
                 raise HTTPException(status_code=500, detail=str(exc)) from exc
             finally:
                 tmp.unlink(missing_ok=True)
-    return FileResponse(path, media_type=MEDIA_TYPES[ext], filename=download_name)
+    return storage.response(job.id, name, media_type=MEDIA_TYPES[ext], filename=download_name)
+
+
+# -- Transition: the MIDI routes' old entry points, now on the one submission path ------------------------
+# (remove when burntbeats.api.routes.midi calls burntbeats.jobs.submit directly)
+
+
+async def accept_upload(
+    state: AppState, session: Session, upload: UploadFile, *, kind: str, owner_id: str, params: dict[str, Any],
+    max_bytes: int | None = None, group_id: str | None = None,
+) -> Job:
+    from burntbeats.jobs.submit import JobRequest, submit_job
+    from burntbeats.storage import safe_filename
+
+    request = JobRequest(kind=kind, owner_id=owner_id, params=params, input_name=safe_filename(upload.filename),
+                         inputs=[uploaded_audio(state, upload, max_bytes)])
+    return await submit_job(session, state, request, group_id=group_id)
+
+
+def queue_derived_job(
+    state: AppState, session: Session, parent: Job, *, kind: str, params: dict[str, Any],
+    group_id: str | None = None, input_from: Path | None = None,
+) -> Job:
+    # Called on the event loop by the old MIDI handlers, so the same steps as submit_job, synchronously.
+    from burntbeats.jobs.submit import JobRequest, _admit_and_create
+
+    source_name = INPUT_FILE
+    if input_from is not None:  # a path inside the parent's space (MIDI from a stem)
+        source_name = input_from.relative_to(state.storage.job_dir(parent.id)).as_posix()
+    request = JobRequest(kind=kind, owner_id=parent.owner_id, params=params, input_name=parent.input_name,
+                         parent_id=parent.id)
+    job_id = service.new_id()
+    try:
+        try:
+            state.storage.link(parent.id, source_name, job_id, INPUT_FILE)
+        except FileNotFoundError:
+            raise Gone("The source job's files have expired; please upload again.") from None
+        (job,) = _admit_and_create(session, state.settings, [(job_id, request, params)], group_id)
+    except BaseException:
+        state.storage.delete(job_id)
+        raise
+    state.runner.submit(job.id)
+    return job

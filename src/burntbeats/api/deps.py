@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Annotated, Callable, Iterator
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 from sqlalchemy.orm import Session
 
 from burntbeats.db import _session_factory
-from burntbeats.jobs import tokens
+from burntbeats.errors import Forbidden, NotFound
+from burntbeats.jobs import access
+from burntbeats.jobs.access import JOB_TOKEN_PURPOSE
 from burntbeats.jobs.runner import JobRunner
 from burntbeats.models import LOCAL_USER_ID, Job
 from burntbeats.settings import Settings
-from burntbeats.storage import LocalStorage
+from burntbeats.storage import Storage
 
-JOB_TOKEN_PURPOSE = "job"
+__all__ = ["JOB_TOKEN_PURPOSE", "AppState", "SessionDep", "StateDep", "TokenDep", "UserIdDep", "app_state",
+           "current_user_id", "db_session", "get_job", "job_access", "job_token", "provided_token"]
 
 
 @dataclass
 class AppState:
     settings: Settings
     runner: JobRunner
-    storage: LocalStorage
+    storage: Storage
     secret: str
 
 
@@ -48,7 +51,7 @@ def current_user_id() -> str:
 
 
 def job_token(state: AppState, job_id: str) -> str:
-    return tokens.sign(state.secret, JOB_TOKEN_PURPOSE, job_id)
+    return access.job_token(state.secret, job_id)
 
 
 def provided_token(
@@ -59,17 +62,17 @@ def provided_token(
 
 
 def get_job(session: Session, state: AppState, job_id: str, token: str | None, kind_prefix: str | None = None) -> Job:
-    """The job if it exists (of the expected kind) and the token matches: else 404 / 403."""
-    job = session.get(Job, job_id) if len(job_id) <= 32 else None
-    if job is None or (kind_prefix and not job.kind.startswith(kind_prefix)):
-        raise HTTPException(status_code=404, detail=f"No such job: {job_id}.")
-    if not tokens.verify(state.secret, JOB_TOKEN_PURPOSE, job.id, token):
-        raise HTTPException(status_code=403, detail="Missing or invalid job token for this job.")
-    return job
+    """Transition for the old MIDI handlers (they catch HTTPException to label batch items): as
+    :func:`burntbeats.jobs.access.find_job`, with HTTP exceptions."""
+    try:
+        return access.find_job(session, state.secret, job_id, token, kind_prefix)
+    except (NotFound, Forbidden) as exc:
+        raise HTTPException(status_code=404 if isinstance(exc, NotFound) else 403, detail=exc.message) from None
 
 
-def job_access(kind_prefix: str | None = None) -> Callable[..., Job]:
-    """A route dependency: the job named by the path's ``{job_id}``, checked as :func:`get_job` does."""
+def job_access(kind: str | None = None) -> Callable[..., Job]:
+    """A route dependency: the job named by the path's ``{job_id}`` (of `kind`, a kind or a family), if the
+    request carries its token (NotFound / Forbidden otherwise)."""
 
     def dependency(
         job_id: str,
@@ -77,6 +80,13 @@ def job_access(kind_prefix: str | None = None) -> Callable[..., Job]:
         state: AppState = Depends(app_state),
         session: Session = Depends(db_session),
     ) -> Job:
-        return get_job(session, state, job_id, token, kind_prefix)
+        return access.find_job(session, state.secret, job_id, token, kind)
 
     return dependency
+
+
+# Annotated aliases: what a route declares it needs, in one word.
+StateDep = Annotated[AppState, Depends(app_state)]
+SessionDep = Annotated[Session, Depends(db_session)]
+UserIdDep = Annotated[str, Depends(current_user_id)]
+TokenDep = Annotated[str | None, Depends(provided_token)]

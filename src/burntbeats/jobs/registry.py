@@ -10,13 +10,14 @@ import importlib
 from typing import Callable
 
 from burntbeats.jobs.context import JobContext
+from burntbeats.jobs.kinds import JobKind
 
 JOB_KINDS: dict[str, str] = {
-    "stems.split": "burntbeats.separation.job:run_split",
-    "stems.export": "burntbeats.separation.mixdown:run_export",
-    "speech.enhance": "burntbeats.speech.job:run_enhance",
-    "midi.transcribe": "burntbeats.midi.job:run_transcribe",
-    "midi.export": "burntbeats.midi.job:run_export",
+    JobKind.STEMS_SPLIT: "burntbeats.separation.job:run_split",
+    JobKind.STEMS_EXPORT: "burntbeats.separation.mixdown:run_export",
+    JobKind.SPEECH_ENHANCE: "burntbeats.speech.job:run_enhance",
+    JobKind.MIDI_TRANSCRIBE: "burntbeats.midi.job:run_transcribe",
+    JobKind.MIDI_EXPORT: "burntbeats.midi.job:run_export",
 }
 
 

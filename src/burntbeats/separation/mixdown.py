@@ -3,7 +3,8 @@
 The job kind is "stems.export". Its params are
     {"source_job": <stems job id>, "format": "wav" | "mp3", "master_gain": float,
      "stems": {name: {"gain": float, "pan": float, "mute": bool, "solo": bool}}}
-and it writes `mix.wav` (and `mix.mp3` when asked) into its own folder.
+Its inputs are the source job's stems, linked into its own space at submission as `sources/<stem>.wav`
+(it never reads another job's folder); it writes `mix.wav` (and `mix.mp3` when asked) into its own folder.
 
 The arithmetic is the browser's, so "render on server" sounds like "render in the browser":
 - solo / mute: a stem is heard when it is not muted and (no stem is soloed or it is soloed);
@@ -27,9 +28,9 @@ import numpy as np
 import soundfile as sf
 
 from burntbeats.jobs.context import JobContext, JobError
-from burntbeats.storage import get_storage
 
 MIX_BASENAME = "mix"
+SOURCES_SUBDIR = "sources"  # the stems to mix, linked in from the source job at submission
 BLOCK_FRAMES = 65536
 MAX_GAIN = 4.0
 
@@ -141,16 +142,11 @@ def mix_files(
 
 def run_export(ctx: JobContext) -> dict:
     """Job handler for "stems.export"."""
-    from burntbeats.separation.job import STEMS_SUBDIR
-
     source_id = str(ctx.params.get("source_job", ""))
     fmt = str(ctx.params.get("format", "wav"))
     if fmt not in ("wav", "mp3"):
         raise JobError("The export format must be wav or mp3.")
-    try:
-        stems_dir = get_storage(ctx.settings).job_dir(source_id) / STEMS_SUBDIR
-    except ValueError:
-        raise JobError("The source job id is invalid.") from None
+    stems_dir = ctx.job_dir / SOURCES_SUBDIR
     names = [str(n) for n in ctx.params.get("stem_names", [])]
     sources = {name: stems_dir / f"{name}.wav" for name in names}
     missing = [name for name, path in sources.items() if not path.exists()]

@@ -1,37 +1,18 @@
-"""Where job files live. Local disk by default; an object store can sit behind the same interface."""
+"""Where job files live: files keyed by (job_id, name) behind :class:`Storage`. Local disk by default;
+an object store can implement the same interface."""
 
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
-from typing import Protocol
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+from burntbeats.storage.base import InvalidName, Storage, check_job_id, check_name
+from burntbeats.storage.local import LocalStorage
+
+__all__ = ["InvalidName", "LocalStorage", "Storage", "check_job_id", "check_name", "get_storage",
+           "safe_filename", "safe_stem_name"]
+
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._ -]+")
-
-
-class Storage(Protocol):
-    def job_dir(self, job_id: str, create: bool = False) -> Path: ...
-    def delete_job(self, job_id: str) -> None: ...
-
-
-class LocalStorage:
-    """One folder per job under `root`."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def job_dir(self, job_id: str, create: bool = False) -> Path:
-        if not _SAFE_ID.match(job_id):
-            raise ValueError("invalid job id")
-        path = self.root / job_id
-        if create:
-            path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def delete_job(self, job_id: str) -> None:
-        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 
 
 def safe_filename(name: str | None, default: str = "audio") -> str:
@@ -46,5 +27,5 @@ def safe_stem_name(name: str | None, default: str = "audio") -> str:
     return Path(safe_filename(name, default)).stem or default
 
 
-def get_storage(settings) -> LocalStorage:  # noqa: ANN001
+def get_storage(settings) -> LocalStorage:  # noqa: ANN001 - Settings (not imported: no cycle)
     return LocalStorage(settings.jobs_dir)

@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from burntbeats.api.common import status_payload
-from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, job_access, job_token
+from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, job_access, job_token
+from burntbeats.errors import Conflict
 from burntbeats.jobs import service
 from burntbeats.models import Job
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
-any_job = job_access()
+AnyJob = Annotated[Job, Depends(job_access())]
 
 
-@router.get("", summary="The current user's jobs, newest first (history)")
+@router.get("", name="jobs.list", summary="The current user's jobs, newest first (history)")
 def list_jobs(
+    state: StateDep,
+    session: SessionDep,
+    user_id: UserIdDep,
     kind: str | None = Query(None, description="Filter by kind prefix, e.g. 'stems' or 'midi'."),
     limit: int = Query(50, ge=1, le=500),
-    state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
-    user_id: str = Depends(current_user_id),
 ) -> dict:
     q = select(Job).where(Job.owner_id == user_id).order_by(Job.created_at.desc()).limit(limit)
     if kind:
@@ -30,20 +32,16 @@ def list_jobs(
     return {"jobs": [{**status_payload(session, j), "job_token": job_token(state, j.id)} for j in jobs]}
 
 
-@router.get("/{job_id}", summary="Status of any job")
-def job_status(job: Job = Depends(any_job), session: Session = Depends(db_session)) -> dict:
+@router.get("/{job_id}", name="jobs.status", summary="Status of any job")
+def job_status(job: AnyJob, session: SessionDep) -> dict:
     return status_payload(session, job)
 
 
-@router.post("/{job_id}/cancel", summary="Cancel a queued or running job")
-def cancel(
-    job: Job = Depends(any_job),
-    state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
-) -> dict:
+@router.post("/{job_id}/cancel", name="jobs.cancel", summary="Cancel a queued or running job")
+def cancel(job: AnyJob, state: StateDep, session: SessionDep) -> dict:
     if not service.cancel_job(session, job):
         session.refresh(job)
-        raise HTTPException(status_code=409, detail=f"The job is already {job.status}.")
+        raise Conflict(f"The job is already {job.status}.")
     state.runner.notify()
     session.refresh(job)
     return {"job_id": job.id, "status": job.status}

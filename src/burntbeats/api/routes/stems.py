@@ -2,106 +2,95 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
-from fastapi.responses import FileResponse
-from sqlalchemy.orm import Session
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from starlette.responses import Response
 
 from burntbeats.api.common import (
-    accept_upload, check_choice, accepted, queue_derived_job, require_succeeded, serve_audio, serve_upload, split_filename,
-    status_payload,
+    INPUT_FILE, accepted, require_succeeded, serve_audio, serve_upload, split_filename, status_payload, uploaded_audio,
 )
-from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, job_access, job_token
-from burntbeats.models import Job
+from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, job_access, job_token
+from burntbeats.api.schemas.requests import StemsExpandForm, StemsSplitForm
+from burntbeats.api.urls import file_url, path_for
+from burntbeats.errors import Conflict, NotFound
+from burntbeats.jobs.kinds import JobFamily, JobKind
+from burntbeats.jobs.submit import FilesFromJob, JobRequest, submit_job
+from burntbeats.models import Job, JobStatus
 from burntbeats.separation.base import STEMS_SUBDIR
-from burntbeats.storage import safe_stem_name
-from fastapi import HTTPException
+from burntbeats.storage import safe_filename, safe_stem_name
 
 router = APIRouter(prefix="/api/stems", tags=["stems"])
 
-KIND = "stems.split"
-stems_job = job_access("stems.")  # any stems job (split or server export)
-stems_split_job = job_access(KIND)
-QUALITIES = ("fast", "balanced", "best")
+StemsJob = Annotated[Job, Depends(job_access(JobFamily.STEMS))]  # any stems job (split or server export)
+SplitJob = Annotated[Job, Depends(job_access(JobKind.STEMS_SPLIT))]
+STEM_FORMATS = ("wav", "flac", "mp3")
 
 
-@router.post("/split", status_code=202, summary="Upload a song and split it into 2 or 4 stems")
+@router.post("/split", status_code=202, name="stems.split", summary="Upload a song and split it into 2 or 4 stems")
 async def split(
+    request: Request,
+    form: Annotated[StemsSplitForm, Form()],
+    state: StateDep,
+    session: SessionDep,
+    user_id: UserIdDep,
     file: UploadFile = File(..., description="Audio file: wav, flac, ogg, opus, mp3, m4a or aac."),
-    stems: str = Form("2", description="2 = vocals + instrumental, 4 = vocals, drums, bass, other."),
-    quality: str = Form("balanced", description="fast | balanced | best"),
-    bit_depth: str = Form("16", description="Bit depth of the WAV stems: 16 or 24."),
-    state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
-    user_id: str = Depends(current_user_id),
 ) -> dict:
-    params = {
-        "stems": check_choice("stems", stems, (2, 4)),
-        "quality": check_choice("quality", quality, QUALITIES),
-        "bit_depth": check_choice("bit_depth", bit_depth, (16, 24)),
-    }
-    job = await accept_upload(
-        state, session, file, kind=KIND, owner_id=user_id, params=params,
-    )
-    return accepted(state, job, f"/api/stems/status/{job.id}")
+    job = await submit_job(session, state, JobRequest(
+        kind=JobKind.STEMS_SPLIT, owner_id=user_id, params=form.model_dump(),
+        input_name=safe_filename(file.filename), inputs=[uploaded_audio(state, file)],
+    ))
+    return accepted(state, job, path_for(request, "stems.status", job_id=job.id))
 
 
-@router.get("/status/{job_id}", summary="Job status; stem URLs when done")
-def status(
-    job: Job = Depends(stems_job),
-    state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
-) -> dict:
+@router.get("/status/{job_id}", name="stems.status", summary="Job status; stem URLs when done")
+def status(request: Request, job: StemsJob, state: StateDep, session: SessionDep) -> dict:
     payload = status_payload(session, job)
     payload["stems"] = []
-    if job.status == "succeeded" and job.files_purged_at is None:
+    if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
         tok = job_token(state, job.id)
+
+        def url(name: str, ext: str) -> str:
+            return file_url(request, "stems.file", tok, job_id=job.id, filename=f"{name}.{ext}")
+
         payload["stems"] = [
-            {
-                "id": name,
-                "url": f"/api/stems/file/{job.id}/{name}.wav?token={tok}",
-                "urls": {ext: f"/api/stems/file/{job.id}/{name}.{ext}?token={tok}" for ext in ("wav", "flac", "mp3")},
-            }
+            {"id": name, "url": url(name, "wav"), "urls": {ext: url(name, ext) for ext in STEM_FORMATS}}
             for name in (job.result or {}).get("stems", [])
         ]
-        payload["original_url"] = f"/api/stems/original/{job.id}?token={tok}"
+        payload["original_url"] = file_url(request, "stems.original", tok, job_id=job.id)
         payload["result"] = job.result
     return payload
 
 
-@router.get("/file/{job_id}/{filename}", summary="Download a stem as .wav, .flac or .mp3 (Range supported)")
-async def stem_file(
-    filename: str,
-    job: Job = Depends(stems_job),
-    state: AppState = Depends(app_state),
-) -> FileResponse:
+@router.get("/file/{job_id}/{filename}", name="stems.file",
+            summary="Download a stem as .wav, .flac or .mp3 (Range supported)")
+async def stem_file(filename: str, job: StemsJob, state: StateDep) -> Response:
     require_succeeded(job)
     stem, ext = split_filename(filename)
     if stem not in (job.result or {}).get("stems", []):
-        raise HTTPException(status_code=404, detail=f"This job has no stem named {stem!r}.")
-    wav = state.storage.job_dir(job.id) / STEMS_SUBDIR / f"{stem}.wav"
-    return await serve_audio(wav, ext, f"{safe_stem_name(job.input_name)}-{stem}.{ext}")
+        raise NotFound(f"This job has no stem named {stem!r}.")
+    return await serve_audio(state, job, f"{STEMS_SUBDIR}/{stem}.wav", ext,
+                             f"{safe_stem_name(job.input_name)}-{stem}.{ext}")
 
 
-@router.get("/original/{job_id}", summary="The original upload, as it was sent (for A/B listening)")
-def original_file(
-    job: Job = Depends(stems_job),
-    state: AppState = Depends(app_state),
-) -> FileResponse:
+@router.get("/original/{job_id}", name="stems.original",
+            summary="The original upload, as it was sent (for A/B listening)")
+def original_file(job: StemsJob, state: StateDep) -> Response:
     return serve_upload(state, job)
 
 
-@router.post("/expand/{job_id}", status_code=202, summary="Turn a finished 2-stem job into 4 stems, no re-upload")
-def expand(
-    quality: str | None = Form(None, description="fast | balanced | best; defaults to the original job's quality."),
-    parent: Job = Depends(stems_split_job),
-    state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
+@router.post("/expand/{job_id}", status_code=202, name="stems.expand",
+             summary="Turn a finished 2-stem job into 4 stems, no re-upload")
+async def expand(
+    request: Request, form: Annotated[StemsExpandForm, Form()], parent: SplitJob, state: StateDep, session: SessionDep,
 ) -> dict:
     require_succeeded(parent)
     if int(parent.params.get("stems", 2)) != 2:
-        raise HTTPException(status_code=409, detail="Only a 2-stem job can be expanded to 4 stems.")
-    quality = check_choice("quality", quality, QUALITIES) if quality else parent.params.get("quality", "balanced")
-    params = {**parent.params, "stems": 4, "quality": quality,
-              "expanded_from": parent.id}
-    job = queue_derived_job(state, session, parent, kind=KIND, params=params)
-    return accepted(state, job, f"/api/stems/status/{job.id}")
+        raise Conflict("Only a 2-stem job can be expanded to 4 stems.")
+    quality = form.quality or parent.params.get("quality", "balanced")
+    params = {**parent.params, "stems": 4, "quality": quality, "expanded_from": parent.id}
+    job = await submit_job(session, state, JobRequest(
+        kind=JobKind.STEMS_SPLIT, owner_id=parent.owner_id, params=params, input_name=parent.input_name,
+        parent_id=parent.id, inputs=[FilesFromJob(parent.id, {INPUT_FILE: INPUT_FILE})],
+    ))
+    return accepted(state, job, path_for(request, "stems.status", job_id=job.id))

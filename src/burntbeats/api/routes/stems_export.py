@@ -2,64 +2,47 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
-from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from burntbeats.api.common import accepted, require_succeeded, serve_audio, split_filename, status_payload
-from burntbeats.api.deps import AppState, app_state, db_session, get_job, job_access, job_token
-from burntbeats.models import Job
-from burntbeats.jobs import service
-from burntbeats.separation.mixdown import MAX_GAIN, MIX_BASENAME
+from burntbeats.api.deps import AppState, SessionDep, StateDep, app_state, job_access, job_token
+from burntbeats.api.schemas.requests import ServerExportRequest
+from burntbeats.api.urls import file_url, path_for
+from burntbeats.errors import Forbidden, InvalidRequest, NotFound
+from burntbeats.jobs.access import find_job
+from burntbeats.jobs.kinds import JobKind
+from burntbeats.jobs.submit import FilesFromJob, JobRequest, submit_job
+from burntbeats.models import Job, JobStatus
+from burntbeats.separation.base import STEMS_SUBDIR
+from burntbeats.separation.mixdown import MIX_BASENAME, SOURCES_SUBDIR
 from burntbeats.storage import safe_stem_name
 
 router = APIRouter(prefix="/api/stems", tags=["stems"])
 
-KIND = "stems.export"
-SOURCE_KIND = "stems.split"
-export_job = job_access(KIND)
+ExportJob = Annotated[Job, Depends(job_access(JobKind.STEMS_EXPORT))]
+EXPORT_FORMATS = ("wav", "mp3")
 DISABLED = "Server-side export is disabled on this server (SERVER_EXPORT_ENABLED=false); export in the browser instead."
-
-
-class StemSettings(BaseModel):
-    gain: float = Field(1.0, ge=0.0, le=MAX_GAIN, description="Linear gain (1 = unchanged).")
-    pan: float = Field(0.0, ge=-1.0, le=1.0, description="-1 = left, 0 = centre, 1 = right (equal-power).")
-    mute: bool = False
-    solo: bool = False
-
-
-class ServerExportRequest(BaseModel):
-    job_id: str = Field(..., max_length=32, description="A finished stems job.")
-    job_token: str = Field(..., max_length=512, description="That job's token.")
-    format: Literal["wav", "mp3"] = "wav"
-    stems: dict[str, StemSettings] = Field(default_factory=dict, description="Per-stem settings; missing = defaults.")
-    master_gain: float = Field(1.0, ge=0.0, le=MAX_GAIN)
 
 
 def _require_enabled(state: AppState = Depends(app_state)) -> None:
     if not state.settings.server_export_enabled:
-        raise HTTPException(status_code=403, detail=DISABLED)
+        raise Forbidden(DISABLED)
 
 
-@router.post("/server-export", status_code=202, summary="Render the mix of a stems job on the server (wav or mp3)")
-def server_export(
-    body: ServerExportRequest,
-    state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
-) -> dict:
-    _require_enabled(state)
-    source = get_job(session, state, body.job_id, body.job_token, SOURCE_KIND)
+# Route-level dependencies run before the parameters' ones: a disabled feature answers 403 first.
+@router.post("/server-export", status_code=202, name="stems.server_export", dependencies=[Depends(_require_enabled)],
+             summary="Render the mix of a stems job on the server (wav or mp3)")
+async def server_export(request: Request, body: ServerExportRequest, state: StateDep, session: SessionDep) -> dict:
+    source = await run_in_threadpool(find_job, session, state.secret, body.job_id, body.job_token, JobKind.STEMS_SPLIT)
     require_succeeded(source)
     names = list((source.result or {}).get("stems", []))
     unknown = sorted(set(body.stems) - set(names))
     if unknown:
-        raise HTTPException(
-            status_code=422,
-            detail=f"This job has no stem named {unknown[0]!r}; its stems are: {', '.join(names)}.",
-        )
+        raise InvalidRequest(f"This job has no stem named {unknown[0]!r}; its stems are: {', '.join(names)}.")
     params = {
         "source_job": source.id,
         "format": body.format,
@@ -67,45 +50,38 @@ def server_export(
         "stem_names": names,
         "stems": {name: s.model_dump() for name, s in body.stems.items()},
     }
-    job = service.create_job(
-        session, kind=KIND, owner_id=source.owner_id, params=params,
-        input_name=source.input_name, parent_id=source.id,
-    )
-    state.storage.job_dir(job.id, create=True)
-    session.commit()
-    state.runner.notify()
-    return accepted(state, job, f"/api/stems/server-export/{job.id}")
+    # The export reads only its own space: the source's stems are linked in now.
+    stems = FilesFromJob(source.id, {f"{SOURCES_SUBDIR}/{n}.wav": f"{STEMS_SUBDIR}/{n}.wav" for n in names},
+                         gone_message="The source job's stems have expired or were removed; split the song again.")
+    job = await submit_job(session, state, JobRequest(
+        kind=JobKind.STEMS_EXPORT, owner_id=source.owner_id, params=params, input_name=source.input_name,
+        parent_id=source.id, inputs=[stems],
+    ))
+    return accepted(state, job, path_for(request, "stems.server_export_status", job_id=job.id))
 
 
-# Route-level dependencies run before the parameters' ones: a disabled feature answers 403 first.
-@router.get("/server-export/{job_id}", summary="Status of a server export; the mix URL when done",
-            dependencies=[Depends(_require_enabled)])
-def server_export_status(
-    job: Job = Depends(export_job),
-    state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
-) -> dict:
+@router.get("/server-export/{job_id}", name="stems.server_export_status", dependencies=[Depends(_require_enabled)],
+            summary="Status of a server export; the mix URL when done")
+def server_export_status(request: Request, job: ExportJob, state: StateDep, session: SessionDep) -> dict:
     payload = status_payload(session, job)
-    if job.status == "succeeded" and job.files_purged_at is None:
+    if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
         tok = job_token(state, job.id)
         fmt = (job.result or {}).get("format", "wav")
+
+        def url(ext: str) -> str:
+            return file_url(request, "stems.export_file", tok, job_id=job.id, filename=f"{MIX_BASENAME}.{ext}")
+
         payload["result"] = job.result
-        payload["url"] = f"/api/stems/export-file/{job.id}/{MIX_BASENAME}.{fmt}?token={tok}"
-        payload["urls"] = {ext: f"/api/stems/export-file/{job.id}/{MIX_BASENAME}.{ext}?token={tok}"
-                           for ext in ("wav", "mp3")}
+        payload["url"] = url(fmt)
+        payload["urls"] = {ext: url(ext) for ext in EXPORT_FORMATS}
     return payload
 
 
-@router.get("/export-file/{job_id}/{filename}", summary="Download a server-rendered mix: mix.wav or mix.mp3",
-            dependencies=[Depends(_require_enabled)])
-async def export_file(
-    filename: str,
-    job: Job = Depends(export_job),
-    state: AppState = Depends(app_state),
-) -> FileResponse:
+@router.get("/export-file/{job_id}/{filename}", name="stems.export_file", dependencies=[Depends(_require_enabled)],
+            summary="Download a server-rendered mix: mix.wav or mix.mp3")
+async def export_file(filename: str, job: ExportJob, state: StateDep) -> Response:
     require_succeeded(job)
-    stem, ext = split_filename(filename, ("wav", "mp3"))
+    stem, ext = split_filename(filename, EXPORT_FORMATS)
     if stem != MIX_BASENAME:
-        raise HTTPException(status_code=404, detail=f"No such file: {filename}. Use {MIX_BASENAME}.wav or .mp3.")
-    wav = state.storage.job_dir(job.id) / f"{MIX_BASENAME}.wav"
-    return await serve_audio(wav, ext, f"{safe_stem_name(job.input_name)}-mix.{ext}")
+        raise NotFound(f"No such file: {filename}. Use {MIX_BASENAME}.wav or .mp3.")
+    return await serve_audio(state, job, f"{MIX_BASENAME}.wav", ext, f"{safe_stem_name(job.input_name)}-mix.{ext}")

@@ -1,0 +1,45 @@
+"""The one admission policy: may this owner queue `count` more jobs of this kind now?
+
+Today: a queue depth per job family from settings (STEMS_ / SPEECH_ / MIDI_MAX_QUEUE_DEPTH, jobs waiting
+or running); every family answers overload the same way (Overloaded -> 503 + Retry-After + a sentence).
+Accounts add plan limits, rate limits and token reservation here; the routers do not change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy.orm import Session
+
+from burntbeats.errors import Overloaded
+from burntbeats.jobs import service
+from burntbeats.jobs.kinds import JobFamily, family_of
+from burntbeats.settings import Settings
+
+RETRY_AFTER_S = 30
+_LABELS = {JobFamily.STEMS: "stems", JobFamily.SPEECH: "speech", JobFamily.MIDI: "MIDI"}
+
+
+def queue_limit(settings: Settings, family: JobFamily) -> int:
+    return int(getattr(settings, f"{family.value}_max_queue_depth"))
+
+
+def admit(
+    session: Session, settings: Settings, kind: str, owner_id: str, count: int, params: Sequence[Mapping[str, Any]],
+) -> None:
+    """Return if `count` jobs of `kind` may be queued for `owner_id`; else raise Overloaded.
+
+    `params` holds each of those jobs' params (len == count).
+
+    Called inside the submission's transaction, after the inputs are stored and probed (so `params` holds the
+    input's facts, e.g. its duration) and before any row is created.
+    """
+    family = family_of(kind)
+    limit = queue_limit(settings, family)
+    waiting = service.queued_count(session, f"{family.value}.")
+    if waiting + count > limit:
+        raise Overloaded(
+            f"The {_LABELS[family]} queue is full ({waiting} jobs waiting or running, limit {limit}). "
+            f"Please try again in {RETRY_AFTER_S} seconds.",
+            retry_after_s=RETRY_AFTER_S,
+        )

@@ -1,0 +1,69 @@
+"""The storage interface: files keyed by (job_id, name), whatever holds them (local disk today, an object
+store later). Names are relative keys such as `input` or `stems/vocals.wav`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from starlette.responses import Response
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SAFE_PART = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
+MAX_NAME_PARTS = 4
+
+
+class InvalidName(ValueError):
+    """A job id or file name that could leave the job's space (`..`, absolute, odd characters)."""
+
+
+def check_job_id(job_id: str) -> str:
+    if not isinstance(job_id, str) or not _SAFE_ID.match(job_id):
+        raise InvalidName("invalid job id")
+    return job_id
+
+
+def check_name(name: str) -> str:
+    """A relative key made of plain parts: no `..`, no absolute path, no backslash, no hidden part."""
+    if not isinstance(name, str) or not name or name.startswith("/") or "\\" in name:
+        raise InvalidName(f"invalid file name {name!r}")
+    parts = name.split("/")
+    if len(parts) > MAX_NAME_PARTS or not all(_SAFE_PART.match(p) and p not in (".", "..") for p in parts):
+        raise InvalidName(f"invalid file name {name!r}")
+    return name
+
+
+class Storage(Protocol):
+    """Every method takes the job id and a name checked with :func:`check_name`."""
+
+    def put(self, job_id: str, name: str, source: BinaryIO | Path | bytes, *, move: bool = False) -> int:
+        """Store a file atomically (readers never see half of it); returns its size. `move` lets a local
+        file be moved in instead of copied."""
+
+    def open(self, job_id: str, name: str) -> BinaryIO:
+        """The file for reading (FileNotFoundError if absent)."""
+
+    def read(self, job_id: str, name: str, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes [start, end) of the file (end None = to the end)."""
+
+    def fetch(self, job_id: str, name: str) -> Path:
+        """A local path holding the file, for a worker or a decoder (local storage: the file itself)."""
+
+    def response(self, job_id: str, name: str, *, media_type: str, filename: str | None = None) -> Response:
+        """An HTTP response serving the file, Range requests included (an object store: a redirect)."""
+
+    def exists(self, job_id: str, name: str) -> bool: ...
+
+    def list(self, job_id: str, prefix: str = "") -> list[str]:
+        """Names in the job's space (sorted), optionally only those under `prefix`."""
+
+    def delete(self, job_id: str, name: str | None = None) -> None:
+        """Remove one file, or the whole job's space when `name` is None. Missing is not an error."""
+
+    def link(self, source_job: str, source_name: str, job_id: str, name: str) -> None:
+        """Give `job_id` its own copy (or hard link) of another job's file (FileNotFoundError if absent)."""
+
+    def job_dir(self, job_id: str, create: bool = False) -> Path:
+        """The job's working folder, for a worker running it on this machine."""
+

@@ -1,0 +1,110 @@
+"""Local-disk storage: one folder per job under DATA_DIR/jobs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from starlette.responses import FileResponse, Response
+
+from burntbeats.storage.base import check_job_id, check_name
+
+COPY_CHUNK = 1024 * 1024
+
+
+class LocalStorage:
+    """Implements :class:`burntbeats.storage.base.Storage` on a folder tree: `<root>/<job_id>/<name>`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    # -- paths (this machine only) ---------------------------------------------
+    def job_dir(self, job_id: str, create: bool = False) -> Path:
+        path = self.root / check_job_id(job_id)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def _path(self, job_id: str, name: str) -> Path:
+        return self.job_dir(job_id) / check_name(name)
+
+    # -- the Storage interface -------------------------------------------------
+    def put(self, job_id: str, name: str, source: BinaryIO | Path | bytes, *, move: bool = False) -> int:
+        dest = self._path(job_id, name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if move and isinstance(source, Path):
+            try:
+                os.replace(source, dest)  # same file system: atomic and free
+                return dest.stat().st_size
+            except OSError:
+                pass  # another file system: copy below, then drop the source
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if isinstance(source, bytes):
+                    out.write(source)
+                elif isinstance(source, Path):
+                    with open(source, "rb") as src:
+                        shutil.copyfileobj(src, out, COPY_CHUNK)
+                else:
+                    shutil.copyfileobj(source, out, COPY_CHUNK)
+            os.replace(tmp, dest)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if move and isinstance(source, Path):
+            source.unlink(missing_ok=True)
+        return dest.stat().st_size
+
+    def open(self, job_id: str, name: str) -> BinaryIO:
+        return open(self._path(job_id, name), "rb")
+
+    def read(self, job_id: str, name: str, start: int = 0, end: int | None = None) -> bytes:
+        with self.open(job_id, name) as fh:
+            fh.seek(max(0, start))
+            return fh.read() if end is None else fh.read(max(0, end - max(0, start)))
+
+    def fetch(self, job_id: str, name: str) -> Path:
+        path = self._path(job_id, name)
+        if not path.is_file():
+            raise FileNotFoundError(name)
+        return path
+
+    def response(self, job_id: str, name: str, *, media_type: str, filename: str | None = None) -> Response:
+        # Starlette's FileResponse answers Range requests (206) and conditional ones from the file itself.
+        return FileResponse(self.fetch(job_id, name), media_type=media_type, filename=filename)
+
+    def exists(self, job_id: str, name: str) -> bool:
+        return self._path(job_id, name).is_file()
+
+    def list(self, job_id: str, prefix: str = "") -> list[str]:
+        base = self.job_dir(job_id)
+        if not base.is_dir():
+            return []
+        names = sorted(p.relative_to(base).as_posix() for p in base.rglob("*") if p.is_file())
+        return [n for n in names if n.startswith(prefix) and not any(part.startswith(".") for part in n.split("/"))]
+
+    def delete(self, job_id: str, name: str | None = None) -> None:
+        if name is None:
+            shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+        else:
+            self._path(job_id, name).unlink(missing_ok=True)
+
+    def delete_job(self, job_id: str) -> None:
+        self.delete(job_id)
+
+    def link(self, source_job: str, source_name: str, job_id: str, name: str) -> None:
+        source = self._path(source_job, source_name)
+        dest = self._path(job_id, name)
+        if not source.is_file():
+            raise FileNotFoundError(source_name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.unlink(missing_ok=True)
+        try:
+            os.link(source, dest)  # each job owns a name for the same bytes: deleting one keeps the other
+        except OSError:
+            self.put(job_id, name, source)
