@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /** The current user's jobs, newest first (history) */
-        get: operations["list_jobs_api_jobs_get"];
+        get: operations["jobs_list_api_jobs_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -29,7 +29,7 @@ export interface paths {
             cookie?: never;
         };
         /** Status of any job */
-        get: operations["job_status_api_jobs__job_id__get"];
+        get: operations["jobs_status_api_jobs__job_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -48,7 +48,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Cancel a queued or running job */
-        post: operations["cancel_api_jobs__job_id__cancel_post"];
+        post: operations["jobs_cancel_api_jobs__job_id__cancel_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -65,7 +65,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Upload a song and split it into 2 or 4 stems */
-        post: operations["split_api_stems_split_post"];
+        post: operations["stems_split_api_stems_split_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -80,7 +80,7 @@ export interface paths {
             cookie?: never;
         };
         /** Job status; stem URLs when done */
-        get: operations["status_api_stems_status__job_id__get"];
+        get: operations["stems_status_api_stems_status__job_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -97,7 +97,7 @@ export interface paths {
             cookie?: never;
         };
         /** Download a stem as .wav, .flac or .mp3 (Range supported) */
-        get: operations["stem_file_api_stems_file__job_id___filename__get"];
+        get: operations["stems_file_api_stems_file__job_id___filename__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -114,7 +114,7 @@ export interface paths {
             cookie?: never;
         };
         /** The original upload, as it was sent (for A/B listening) */
-        get: operations["original_file_api_stems_original__job_id__get"];
+        get: operations["stems_original_api_stems_original__job_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -133,7 +133,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Turn a finished 2-stem job into 4 stems, no re-upload */
-        post: operations["expand_api_stems_expand__job_id__post"];
+        post: operations["stems_expand_api_stems_expand__job_id__post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -381,7 +381,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Upload a voice recording and remove its background noise */
-        post: operations["enhance_api_speech_enhance_post"];
+        post: operations["speech_enhance_api_speech_enhance_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -396,7 +396,7 @@ export interface paths {
             cookie?: never;
         };
         /** Job status; file URLs (enhanced and original for A/B) when done */
-        get: operations["status_api_speech_status__job_id__get"];
+        get: operations["speech_status_api_speech_status__job_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -430,7 +430,7 @@ export interface paths {
             cookie?: never;
         };
         /** The original upload, byte for byte */
-        get: operations["original_upload_api_speech_original__job_id__get"];
+        get: operations["speech_original_api_speech_original__job_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -449,7 +449,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Render the mix of a stems job on the server (wav or mp3) */
-        post: operations["server_export_api_stems_server_export_post"];
+        post: operations["stems_server_export_api_stems_server_export_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -464,7 +464,7 @@ export interface paths {
             cookie?: never;
         };
         /** Status of a server export; the mix URL when done */
-        get: operations["server_export_status_api_stems_server_export__job_id__get"];
+        get: operations["stems_server_export_status_api_stems_server_export__job_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -481,7 +481,7 @@ export interface paths {
             cookie?: never;
         };
         /** Download a server-rendered mix: mix.wav or mix.mp3 */
-        get: operations["export_file_api_stems_export_file__job_id___filename__get"];
+        get: operations["stems_export_file_api_stems_export_file__job_id___filename__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -528,87 +528,22 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** Body_enhance_api_speech_enhance_post */
-        Body_enhance_api_speech_enhance_post: {
+        /** Body_speech_enhance_api_speech_enhance_post */
+        Body_speech_enhance_api_speech_enhance_post: {
             /**
              * File
              * @description Audio or video file: wav, flac, ogg, opus, mp3, m4a, aac, mp4, webm...
              */
             file: string;
-            /**
-             * Engine
-             * @description balanced (DeepFilterNet 3, uses every core) | best (DeepFilterNet 3 as one continuous stream) | fast (RNNoise). Engine names rnnoise / deepfilternet also work.
-             * @default balanced
-             */
-            engine: string;
-            /**
-             * Atten Limit Db
-             * @description Attenuation limit in dB (1-100): keep some of the background for a natural sound, e.g. 12-24; 100 = no limit. Empty = the engine's default: no limit for balanced/best, 15 for fast.
-             */
-            atten_limit_db?: string | null;
-            /**
-             * Sample Rate
-             * @description Output sample rate: original | 48000.
-             * @default original
-             */
-            sample_rate: string;
-            /**
-             * Channels
-             * @description mono (down-mix) | keep (mono stays mono, stereo stays stereo).
-             * @default mono
-             */
-            channels: string;
-            /**
-             * Loudness Lufs
-             * @description Normalise to this integrated loudness (-40 to -5 LUFS, e.g. -16 for podcasts, -23 for broadcast). Empty = unchanged.
-             */
-            loudness_lufs?: string | null;
-            /**
-             * Highpass Hz
-             * @description Rumble high-pass cut-off (20-300 Hz, e.g. 80). Empty or 0 = off.
-             */
-            highpass_hz?: string | null;
-            /**
-             * Bit Depth
-             * @description WAV bit depth: 16 or 24.
-             * @default 16
-             */
-            bit_depth: string;
-        };
-        /** Body_expand_api_stems_expand__job_id__post */
-        Body_expand_api_stems_expand__job_id__post: {
-            /**
-             * Quality
-             * @description fast | balanced | best; defaults to the original job's quality.
-             */
-            quality?: string | null;
-        };
-        /** Body_split_api_stems_split_post */
-        Body_split_api_stems_split_post: {
+        } & components["schemas"]["SpeechEnhanceForm"];
+        /** Body_stems_split_api_stems_split_post */
+        Body_stems_split_api_stems_split_post: {
             /**
              * File
              * @description Audio file: wav, flac, ogg, opus, mp3, m4a or aac.
              */
             file: string;
-            /**
-             * Stems
-             * @description 2 = vocals + instrumental, 4 = vocals, drums, bass, other.
-             * @default 2
-             */
-            stems: string;
-            /**
-             * Quality
-             * @description fast | balanced | best
-             * @default balanced
-             */
-            quality: string;
-            /**
-             * Bit Depth
-             * @description Bit depth of the WAV stems: 16 or 24.
-             * @default 16
-             */
-            bit_depth: string;
-        };
+        } & components["schemas"]["StemsSplitForm"];
         /**
          * ConversionSettings
          * @description Audio -> MIDI options. Defaults are Basic Pitch's own.
@@ -794,6 +729,48 @@ export interface components {
              */
             master_gain: number;
         };
+        /** SpeechEnhanceForm */
+        SpeechEnhanceForm: {
+            /**
+             * Engine
+             * @description balanced (DeepFilterNet 3, uses every core) | best (DeepFilterNet 3 as one continuous stream) | fast (RNNoise). Engine names rnnoise / deepfilternet also work.
+             * @default balanced
+             */
+            engine: string;
+            /**
+             * Atten Limit Db
+             * @description Attenuation limit in dB (1-100): keep some of the background for a natural sound, e.g. 12-24; 100 = no limit. Empty = the engine's default: no limit for balanced/best, 15 for fast.
+             */
+            atten_limit_db?: number | null;
+            /**
+             * Sample Rate
+             * @description Output sample rate: original | 48000.
+             * @default original
+             */
+            sample_rate: string;
+            /**
+             * Channels
+             * @description mono (down-mix) | keep (mono stays mono, stereo stays stereo).
+             * @default mono
+             */
+            channels: string;
+            /**
+             * Loudness Lufs
+             * @description Normalise to this integrated loudness (-40 to -5 LUFS, e.g. -16 for podcasts, -23 for broadcast). Empty = unchanged.
+             */
+            loudness_lufs?: number | null;
+            /**
+             * Highpass Hz
+             * @description Rumble high-pass cut-off (20-300 Hz, e.g. 80). Empty or 0 = off.
+             */
+            highpass_hz?: number | null;
+            /**
+             * Bit Depth
+             * @description WAV bit depth: 16 or 24.
+             * @default 16
+             */
+            bit_depth: number;
+        };
         /** StemSettings */
         StemSettings: {
             /**
@@ -818,6 +795,35 @@ export interface components {
              * @default false
              */
             solo: boolean;
+        };
+        /** StemsExpandForm */
+        StemsExpandForm: {
+            /**
+             * Quality
+             * @description fast | balanced | best; defaults to the original job's quality.
+             */
+            quality?: string | null;
+        };
+        /** StemsSplitForm */
+        StemsSplitForm: {
+            /**
+             * Stems
+             * @description 2 = vocals + instrumental, 4 = vocals, drums, bass, other.
+             * @default 2
+             */
+            stems: number;
+            /**
+             * Quality
+             * @description fast | balanced | best
+             * @default balanced
+             */
+            quality: string;
+            /**
+             * Bit Depth
+             * @description Bit depth of the WAV stems: 16 or 24.
+             * @default 16
+             */
+            bit_depth: number;
         };
         /**
          * ValidationErrorItem
@@ -966,7 +972,7 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    list_jobs_api_jobs_get: {
+    jobs_list_api_jobs_get: {
         parameters: {
             query?: {
                 /** @description Filter by kind prefix, e.g. 'stems' or 'midi'. */
@@ -993,7 +999,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    job_status_api_jobs__job_id__get: {
+    jobs_status_api_jobs__job_id__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -1026,7 +1032,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    cancel_api_jobs__job_id__cancel_post: {
+    jobs_cancel_api_jobs__job_id__cancel_post: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -1061,7 +1067,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    split_api_stems_split_post: {
+    stems_split_api_stems_split_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -1070,7 +1076,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_split_api_stems_split_post"];
+                "multipart/form-data": components["schemas"]["Body_stems_split_api_stems_split_post"];
             };
         };
         responses: {
@@ -1093,7 +1099,7 @@ export interface operations {
             507: components["responses"]["InsufficientStorage"];
         };
     };
-    status_api_stems_status__job_id__get: {
+    stems_status_api_stems_status__job_id__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -1126,7 +1132,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    stem_file_api_stems_file__job_id___filename__get: {
+    stems_file_api_stems_file__job_id___filename__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -1160,7 +1166,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    original_file_api_stems_original__job_id__get: {
+    stems_original_api_stems_original__job_id__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -1192,7 +1198,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    expand_api_stems_expand__job_id__post: {
+    stems_expand_api_stems_expand__job_id__post: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -1207,9 +1213,9 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: {
+        requestBody: {
             content: {
-                "application/x-www-form-urlencoded": components["schemas"]["Body_expand_api_stems_expand__job_id__post"];
+                "application/x-www-form-urlencoded": components["schemas"]["StemsExpandForm"];
             };
         };
         responses: {
@@ -2312,7 +2318,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    enhance_api_speech_enhance_post: {
+    speech_enhance_api_speech_enhance_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -2321,7 +2327,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_enhance_api_speech_enhance_post"];
+                "multipart/form-data": components["schemas"]["Body_speech_enhance_api_speech_enhance_post"];
             };
         };
         responses: {
@@ -2331,7 +2337,9 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2350,7 +2358,7 @@ export interface operations {
             507: components["responses"]["InsufficientStorage"];
         };
     };
-    status_api_speech_status__job_id__get: {
+    speech_status_api_speech_status__job_id__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -2417,7 +2425,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    original_upload_api_speech_original__job_id__get: {
+    speech_original_api_speech_original__job_id__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -2449,7 +2457,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    server_export_api_stems_server_export_post: {
+    stems_server_export_api_stems_server_export_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -2482,7 +2490,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    server_export_status_api_stems_server_export__job_id__get: {
+    stems_server_export_status_api_stems_server_export__job_id__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -2515,7 +2523,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    export_file_api_stems_export_file__job_id___filename__get: {
+    stems_export_file_api_stems_export_file__job_id___filename__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
