@@ -16,6 +16,7 @@ from sqlalchemy import text
 import burntbeats
 from burntbeats.api.deps import AppState
 from burntbeats.api.openapi import install_openapi
+from burntbeats.api.schemas.common import HealthPublic
 from burntbeats.api.schemas.errors import ErrorPublic, ValidationErrorItem
 from burntbeats.api.errors import install_domain_error_handlers
 from burntbeats.api.uploads import UploadLimitMiddleware
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
     for module_name in ROUTERS:
         app.include_router(importlib.import_module(module_name).router)
 
-    @app.get("/health", tags=["meta"], summary="Liveness and database check")
+    @app.get("/health", tags=["meta"], name="health", response_model=HealthPublic, summary="Liveness and database check")
     def health(request: Request) -> dict:
         try:
             with get_engine(settings.resolved_database_url).connect() as conn:

@@ -498,7 +498,7 @@ export interface paths {
             cookie?: never;
         };
         /** Separation engines, neural models (installed or not) and what each quality mode runs */
-        get: operations["list_models_api_models_get"];
+        get: operations["models_list_api_models_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -617,6 +617,23 @@ export interface components {
              */
             drums?: boolean | null;
         };
+        /** EnginePublic */
+        EnginePublic: {
+            /** Name */
+            name: string;
+            /** Kind */
+            kind: string;
+            /** Available */
+            available: boolean;
+            /** Reason */
+            reason: string | null;
+            /** Versions */
+            versions: {
+                [key: string]: string | null;
+            };
+            /** Description */
+            description: string;
+        };
         /** ExportRequest */
         ExportRequest: {
             /**
@@ -641,12 +658,210 @@ export interface components {
             /** Title */
             title?: string | null;
         };
+        /** HealthPublic */
+        HealthPublic: {
+            /**
+             * Status
+             * @description ok | degraded
+             */
+            status: string;
+            /**
+             * Database
+             * @description ok | unavailable
+             */
+            database: string;
+            /** Version */
+            version: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * JobAcceptedPublic
+         * @description 202: the job is queued. Poll `status_url` with the `job_token` (X-Job-Token header or ?token=).
+         */
+        JobAcceptedPublic: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Job Token
+             * @description Whoever holds it may read the job and its files.
+             */
+            job_token: string;
+            /**
+             * Status
+             * @description queued
+             */
+            status: string;
+            /** Status Url */
+            status_url: string;
+        };
+        /** JobCancelledPublic */
+        JobCancelledPublic: {
+            /** Job Id */
+            job_id: string;
+            /** Status */
+            status: string;
+        };
+        /** JobListItemPublic */
+        JobListItemPublic: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Kind
+             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
+             */
+            kind: string;
+            /**
+             * Status
+             * @description queued | running | succeeded | failed | cancelled
+             */
+            status: string;
+            /**
+             * Progress
+             * @description 0-100.
+             */
+            progress: number;
+            /**
+             * Stage
+             * @description What the job is doing, e.g. decoding, separating, encoding.
+             */
+            stage: string | null;
+            /**
+             * Queue Position
+             * @description 1 = next to run; null once it left the queue.
+             */
+            queue_position: number | null;
+            /** Engine */
+            engine: string | null;
+            /**
+             * Engine Note
+             * @description Why another engine ran than the one asked for, if so.
+             */
+            engine_note: string | null;
+            /**
+             * Error
+             * @description A sentence when the job failed.
+             */
+            error: string | null;
+            /**
+             * Params
+             * @description The job's parameters (and the input's probed facts).
+             */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Input Name */
+            input_name: string | null;
+            /**
+             * Parent Id
+             * @description The job this one was made from (expand, export, MIDI from a stem).
+             */
+            parent_id: string | null;
+            /**
+             * Group Id
+             * @description The batch it belongs to.
+             */
+            group_id: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Files Expired
+             * @description The files were removed after JOB_RETENTION_HOURS.
+             */
+            files_expired: boolean;
+            /** Job Token */
+            job_token: string;
+        };
+        /** JobListPublic */
+        JobListPublic: {
+            /** Jobs */
+            jobs: components["schemas"]["JobListItemPublic"][];
+        };
         /** JobRef */
         JobRef: {
             /** Job Id */
             job_id: string;
             /** Job Token */
             job_token?: string | null;
+        };
+        /**
+         * JobStatusPublic
+         * @description What every job's status has.
+         */
+        JobStatusPublic: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Kind
+             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
+             */
+            kind: string;
+            /**
+             * Status
+             * @description queued | running | succeeded | failed | cancelled
+             */
+            status: string;
+            /**
+             * Progress
+             * @description 0-100.
+             */
+            progress: number;
+            /**
+             * Stage
+             * @description What the job is doing, e.g. decoding, separating, encoding.
+             */
+            stage: string | null;
+            /**
+             * Queue Position
+             * @description 1 = next to run; null once it left the queue.
+             */
+            queue_position: number | null;
+            /** Engine */
+            engine: string | null;
+            /**
+             * Engine Note
+             * @description Why another engine ran than the one asked for, if so.
+             */
+            engine_note: string | null;
+            /**
+             * Error
+             * @description A sentence when the job failed.
+             */
+            error: string | null;
+            /**
+             * Params
+             * @description The job's parameters (and the input's probed facts).
+             */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Input Name */
+            input_name: string | null;
+            /**
+             * Parent Id
+             * @description The job this one was made from (expand, export, MIDI from a stem).
+             */
+            parent_id: string | null;
+            /**
+             * Group Id
+             * @description The batch it belongs to.
+             */
+            group_id: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Files Expired
+             * @description The files were removed after JOB_RETENTION_HOURS.
+             */
+            files_expired: boolean;
         };
         /** MergeRequest */
         MergeRequest: {
@@ -682,6 +897,58 @@ export interface components {
              */
             drums?: boolean | null;
         };
+        /** ModelFilePublic */
+        ModelFilePublic: {
+            /** Name */
+            name: string;
+            /** Url */
+            url: string | null;
+            /** Sha256 Prefix */
+            sha256_prefix: string | null;
+            /** Present */
+            present: boolean;
+            /** Size Bytes */
+            size_bytes: number | null;
+        };
+        /** ModelPublic */
+        ModelPublic: {
+            /** Name */
+            name: string;
+            /** Engine */
+            engine: string;
+            /** Architecture */
+            architecture: string;
+            /** Title */
+            title: string;
+            /** Description */
+            description: string;
+            /** Sources */
+            sources: string[];
+            /** Stems */
+            stems: number[];
+            /** Bag Size */
+            bag_size: number;
+            /** Installed */
+            installed: boolean;
+            /** Files */
+            files: components["schemas"]["ModelFilePublic"][];
+            /** License */
+            license: string;
+            /**
+             * Quality Modes
+             * @description The quality modes that ask for this model.
+             */
+            quality_modes: string[];
+        };
+        /** ModelsPublic */
+        ModelsPublic: {
+            /** Engines */
+            engines: components["schemas"]["EnginePublic"][];
+            /** Models */
+            models: components["schemas"]["ModelPublic"][];
+            /** Quality Modes */
+            quality_modes: components["schemas"]["QualityModePublic"][];
+        };
         /**
          * NotesEdit
          * @description PUT /notes: the editor's note list (checked note by note by `validate_notes`), or just the list.
@@ -697,6 +964,19 @@ export interface components {
              * @description Refuse the edit (409) if the notes changed since.
              */
             base_version?: number | null;
+        };
+        /** QualityModePublic */
+        QualityModePublic: {
+            /** Quality */
+            quality: string;
+            /** Neural Model */
+            neural_model: string | null;
+            /** Engine */
+            engine: string;
+            /** Model */
+            model: string;
+            /** Note */
+            note: string | null;
         };
         /** ServerExportRequest */
         ServerExportRequest: {
@@ -728,6 +1008,97 @@ export interface components {
              * @default 1
              */
             master_gain: number;
+        };
+        /** ServerExportStatusPublic */
+        ServerExportStatusPublic: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Kind
+             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
+             */
+            kind: string;
+            /**
+             * Status
+             * @description queued | running | succeeded | failed | cancelled
+             */
+            status: string;
+            /**
+             * Progress
+             * @description 0-100.
+             */
+            progress: number;
+            /**
+             * Stage
+             * @description What the job is doing, e.g. decoding, separating, encoding.
+             */
+            stage: string | null;
+            /**
+             * Queue Position
+             * @description 1 = next to run; null once it left the queue.
+             */
+            queue_position: number | null;
+            /** Engine */
+            engine: string | null;
+            /**
+             * Engine Note
+             * @description Why another engine ran than the one asked for, if so.
+             */
+            engine_note: string | null;
+            /**
+             * Error
+             * @description A sentence when the job failed.
+             */
+            error: string | null;
+            /**
+             * Params
+             * @description The job's parameters (and the input's probed facts).
+             */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Input Name */
+            input_name: string | null;
+            /**
+             * Parent Id
+             * @description The job this one was made from (expand, export, MIDI from a stem).
+             */
+            parent_id: string | null;
+            /**
+             * Group Id
+             * @description The batch it belongs to.
+             */
+            group_id: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Files Expired
+             * @description The files were removed after JOB_RETENTION_HOURS.
+             */
+            files_expired: boolean;
+            /**
+             * Result
+             * @description The mix's facts (when done).
+             */
+            result?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Url
+             * @description The mix in the requested format (when done).
+             */
+            url?: string | null;
+            /**
+             * Urls
+             * @description The mix as wav and mp3 (when done).
+             */
+            urls?: {
+                [key: string]: string;
+            } | null;
         };
         /** SpeechEnhanceForm */
         SpeechEnhanceForm: {
@@ -770,6 +1141,116 @@ export interface components {
              * @default 16
              */
             bit_depth: number;
+        };
+        /** SpeechStatusPublic */
+        SpeechStatusPublic: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Kind
+             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
+             */
+            kind: string;
+            /**
+             * Status
+             * @description queued | running | succeeded | failed | cancelled
+             */
+            status: string;
+            /**
+             * Progress
+             * @description 0-100.
+             */
+            progress: number;
+            /**
+             * Stage
+             * @description What the job is doing, e.g. decoding, separating, encoding.
+             */
+            stage: string | null;
+            /**
+             * Queue Position
+             * @description 1 = next to run; null once it left the queue.
+             */
+            queue_position: number | null;
+            /** Engine */
+            engine: string | null;
+            /**
+             * Engine Note
+             * @description Why another engine ran than the one asked for, if so.
+             */
+            engine_note: string | null;
+            /**
+             * Error
+             * @description A sentence when the job failed.
+             */
+            error: string | null;
+            /**
+             * Params
+             * @description The job's parameters (and the input's probed facts).
+             */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Input Name */
+            input_name: string | null;
+            /**
+             * Parent Id
+             * @description The job this one was made from (expand, export, MIDI from a stem).
+             */
+            parent_id: string | null;
+            /**
+             * Group Id
+             * @description The batch it belongs to.
+             */
+            group_id: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Files Expired
+             * @description The files were removed after JOB_RETENTION_HOURS.
+             */
+            files_expired: boolean;
+            /**
+             * Upload Url
+             * @description The original upload, byte for byte (at once).
+             */
+            upload_url: string;
+            /**
+             * Files
+             * @description enhanced / original -> format -> URL; empty until done.
+             */
+            files: {
+                [key: string]: {
+                    [key: string]: string;
+                };
+            };
+            /**
+             * Result
+             * @description Engine, rates, loudness (when done).
+             */
+            result?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        /** StemFilePublic */
+        StemFilePublic: {
+            /**
+             * Id
+             * @description The stem's name: vocals, instrumental, drums, bass, other.
+             */
+            id: string;
+            /**
+             * Url
+             * @description The WAV.
+             */
+            url: string;
+            /** Urls */
+            urls: {
+                [key: string]: string;
+            };
         };
         /** StemSettings */
         StemSettings: {
@@ -824,6 +1305,95 @@ export interface components {
              * @default 16
              */
             bit_depth: number;
+        };
+        /** StemsStatusPublic */
+        StemsStatusPublic: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Kind
+             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
+             */
+            kind: string;
+            /**
+             * Status
+             * @description queued | running | succeeded | failed | cancelled
+             */
+            status: string;
+            /**
+             * Progress
+             * @description 0-100.
+             */
+            progress: number;
+            /**
+             * Stage
+             * @description What the job is doing, e.g. decoding, separating, encoding.
+             */
+            stage: string | null;
+            /**
+             * Queue Position
+             * @description 1 = next to run; null once it left the queue.
+             */
+            queue_position: number | null;
+            /** Engine */
+            engine: string | null;
+            /**
+             * Engine Note
+             * @description Why another engine ran than the one asked for, if so.
+             */
+            engine_note: string | null;
+            /**
+             * Error
+             * @description A sentence when the job failed.
+             */
+            error: string | null;
+            /**
+             * Params
+             * @description The job's parameters (and the input's probed facts).
+             */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Input Name */
+            input_name: string | null;
+            /**
+             * Parent Id
+             * @description The job this one was made from (expand, export, MIDI from a stem).
+             */
+            parent_id: string | null;
+            /**
+             * Group Id
+             * @description The batch it belongs to.
+             */
+            group_id: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Files Expired
+             * @description The files were removed after JOB_RETENTION_HOURS.
+             */
+            files_expired: boolean;
+            /**
+             * Stems
+             * @description Empty until the job succeeded.
+             */
+            stems: components["schemas"]["StemFilePublic"][];
+            /**
+             * Original Url
+             * @description The original upload (when done).
+             */
+            original_url?: string | null;
+            /**
+             * Result
+             * @description Engine, model, stems, durations (when done).
+             */
+            result?: {
+                [key: string]: unknown;
+            } | null;
         };
         /**
          * ValidationErrorItem
@@ -991,9 +1561,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobListPublic"];
                 };
             };
             422: components["responses"]["UnprocessableEntity"];
@@ -1022,9 +1590,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobStatusPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -1055,9 +1621,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobCancelledPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -1086,9 +1650,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobAcceptedPublic"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -1122,9 +1684,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["StemsStatusPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -1225,9 +1785,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobAcceptedPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2337,9 +2895,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobAcceptedPublic"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2381,9 +2937,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SpeechStatusPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2476,9 +3030,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobAcceptedPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2513,9 +3065,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ServerExportStatusPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2557,7 +3107,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    list_models_api_models_get: {
+    models_list_api_models_get: {
         parameters: {
             query?: never;
             header?: never;
@@ -2572,9 +3122,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ModelsPublic"];
                 };
             };
         };
@@ -2594,9 +3142,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["HealthPublic"];
                 };
             };
         };

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from burntbeats.api.common import status_payload
 from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, job_access, job_token
+from burntbeats.api.schemas.common import JobCancelledPublic, JobListPublic, JobStatusPublic
 from burntbeats.errors import Conflict
 from burntbeats.jobs import service
 from burntbeats.models import Job
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 AnyJob = Annotated[Job, Depends(job_access())]
 
 
-@router.get("", name="jobs.list", summary="The current user's jobs, newest first (history)")
+@router.get("", name="jobs.list", response_model=JobListPublic, summary="The current user's jobs, newest first (history)")
 def list_jobs(
     state: StateDep,
     session: SessionDep,
@@ -32,12 +33,12 @@ def list_jobs(
     return {"jobs": [{**status_payload(session, j), "job_token": job_token(state, j.id)} for j in jobs]}
 
 
-@router.get("/{job_id}", name="jobs.status", summary="Status of any job")
+@router.get("/{job_id}", name="jobs.status", response_model=JobStatusPublic, summary="Status of any job")
 def job_status(job: AnyJob, session: SessionDep) -> dict:
     return status_payload(session, job)
 
 
-@router.post("/{job_id}/cancel", name="jobs.cancel", summary="Cancel a queued or running job")
+@router.post("/{job_id}/cancel", name="jobs.cancel", response_model=JobCancelledPublic, summary="Cancel a queued or running job")
 def cancel(job: AnyJob, state: StateDep, session: SessionDep) -> dict:
     if not service.cancel_job(session, job):
         session.refresh(job)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, HTTPException
 
-from burntbeats.api.deps import AppState, app_state
+from burntbeats.api.deps import StateDep
+from burntbeats.api.schemas.common import ModelsPublic
 from burntbeats.separation import models as store
 
 router = APIRouter(prefix="/api/models", tags=["models"])
@@ -32,8 +33,9 @@ def _quality_rows(settings, runtime: dict) -> tuple[list[dict], dict[str, list[s
     return rows, used
 
 
-@router.get("", summary="Separation engines, neural models (installed or not) and what each quality mode runs")
-def list_models(state: AppState = Depends(app_state)) -> dict:
+@router.get("", name="models.list", response_model=ModelsPublic,
+            summary="Separation engines, neural models (installed or not) and what each quality mode runs")
+def list_models(state: StateDep) -> dict:
     settings = state.settings
     runtime = store.neural_runtime()
     try:

@@ -11,6 +11,7 @@ from burntbeats.api.common import (
     accepted, require_succeeded, serve_audio, serve_upload, split_filename, status_payload, uploaded_audio,
 )
 from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, job_access, job_token
+from burntbeats.api.schemas.common import JobAcceptedPublic, SpeechStatusPublic
 from burntbeats.api.schemas.requests import SpeechEnhanceForm
 from burntbeats.api.urls import file_url, path_for
 from burntbeats.errors import NotFound
@@ -27,7 +28,7 @@ FORMATS = ("wav", "flac", "mp3")
 
 
 @router.post(
-    "/enhance", status_code=202, name="speech.enhance",
+    "/enhance", status_code=202, name="speech.enhance", response_model=JobAcceptedPublic,
     summary="Upload a voice recording and remove its background noise",
     responses={503: {"description": "The speech queue is full; retry after the Retry-After header's seconds."}},
 )
@@ -47,7 +48,8 @@ async def enhance(
     return accepted(state, job, path_for(request, "speech.status", job_id=job.id))
 
 
-@router.get("/status/{job_id}", name="speech.status",
+@router.get("/status/{job_id}", name="speech.status", response_model=SpeechStatusPublic,
+            response_model_exclude_unset=True,
             summary="Job status; file URLs (enhanced and original for A/B) when done")
 def status(request: Request, job: SpeechJob, state: StateDep, session: SessionDep) -> dict:
     payload = status_payload(session, job)

@@ -11,6 +11,7 @@ from burntbeats.api.common import (
     INPUT_FILE, accepted, require_succeeded, serve_audio, serve_upload, split_filename, status_payload, uploaded_audio,
 )
 from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, job_access, job_token
+from burntbeats.api.schemas.common import JobAcceptedPublic, StemsStatusPublic
 from burntbeats.api.schemas.requests import StemsExpandForm, StemsSplitForm
 from burntbeats.api.urls import file_url, path_for
 from burntbeats.errors import Conflict, NotFound
@@ -27,7 +28,7 @@ SplitJob = Annotated[Job, Depends(job_access(JobKind.STEMS_SPLIT))]
 STEM_FORMATS = ("wav", "flac", "mp3")
 
 
-@router.post("/split", status_code=202, name="stems.split", summary="Upload a song and split it into 2 or 4 stems")
+@router.post("/split", status_code=202, name="stems.split", response_model=JobAcceptedPublic, summary="Upload a song and split it into 2 or 4 stems")
 async def split(
     request: Request,
     form: Annotated[StemsSplitForm, Form()],
@@ -43,7 +44,8 @@ async def split(
     return accepted(state, job, path_for(request, "stems.status", job_id=job.id))
 
 
-@router.get("/status/{job_id}", name="stems.status", summary="Job status; stem URLs when done")
+@router.get("/status/{job_id}", name="stems.status", response_model=StemsStatusPublic,
+            response_model_exclude_unset=True, summary="Job status; stem URLs when done")
 def status(request: Request, job: StemsJob, state: StateDep, session: SessionDep) -> dict:
     payload = status_payload(session, job)
     payload["stems"] = []
@@ -79,7 +81,7 @@ def original_file(job: StemsJob, state: StateDep) -> Response:
     return serve_upload(state, job)
 
 
-@router.post("/expand/{job_id}", status_code=202, name="stems.expand",
+@router.post("/expand/{job_id}", status_code=202, name="stems.expand", response_model=JobAcceptedPublic,
              summary="Turn a finished 2-stem job into 4 stems, no re-upload")
 async def expand(
     request: Request, form: Annotated[StemsExpandForm, Form()], parent: SplitJob, state: StateDep, session: SessionDep,

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from burntbeats.api.common import accepted, require_succeeded, serve_audio, split_filename, status_payload
 from burntbeats.api.deps import AppState, SessionDep, StateDep, app_state, job_access, job_token
+from burntbeats.api.schemas.common import JobAcceptedPublic, ServerExportStatusPublic
 from burntbeats.api.schemas.requests import ServerExportRequest
 from burntbeats.api.urls import file_url, path_for
 from burntbeats.errors import Forbidden, InvalidRequest, NotFound
@@ -35,6 +36,7 @@ def _require_enabled(state: AppState = Depends(app_state)) -> None:
 
 # Route-level dependencies run before the parameters' ones: a disabled feature answers 403 first.
 @router.post("/server-export", status_code=202, name="stems.server_export", dependencies=[Depends(_require_enabled)],
+             response_model=JobAcceptedPublic,
              summary="Render the mix of a stems job on the server (wav or mp3)")
 async def server_export(request: Request, body: ServerExportRequest, state: StateDep, session: SessionDep) -> dict:
     source = await run_in_threadpool(find_job, session, state.secret, body.job_id, body.job_token, JobKind.STEMS_SPLIT)
@@ -61,6 +63,7 @@ async def server_export(request: Request, body: ServerExportRequest, state: Stat
 
 
 @router.get("/server-export/{job_id}", name="stems.server_export_status", dependencies=[Depends(_require_enabled)],
+            response_model=ServerExportStatusPublic, response_model_exclude_unset=True,
             summary="Status of a server export; the mix URL when done")
 def server_export_status(request: Request, job: ExportJob, state: StateDep, session: SessionDep) -> dict:
     payload = status_payload(session, job)

@@ -1,0 +1,137 @@
+"""Response models shared by the job routes and those of stems, speech, server export, jobs, models and /health.
+
+Routes return plain dicts validated against these (`response_model`); fields a status only has in some states
+(a finished job's `result`, file URLs) are left out of the JSON until then (`response_model_exclude_unset`),
+exactly as before the models existed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Urls = dict[str, str]  # format (wav, flac, mp3) -> URL with the job's token
+
+
+class JobAcceptedPublic(BaseModel):
+    """202: the job is queued. Poll `status_url` with the `job_token` (X-Job-Token header or ?token=)."""
+
+    job_id: str
+    job_token: str = Field(description="Whoever holds it may read the job and its files.")
+    status: str = Field(description="queued")
+    status_url: str
+
+
+class JobStatusPublic(BaseModel):
+    """What every job's status has."""
+
+    job_id: str
+    kind: str = Field(description="stems.split | stems.export | speech.enhance | midi.transcribe | midi.export")
+    status: str = Field(description="queued | running | succeeded | failed | cancelled")
+    progress: float = Field(description="0-100.")
+    stage: str | None = Field(description="What the job is doing, e.g. decoding, separating, encoding.")
+    queue_position: int | None = Field(description="1 = next to run; null once it left the queue.")
+    engine: str | None
+    engine_note: str | None = Field(description="Why another engine ran than the one asked for, if so.")
+    error: str | None = Field(description="A sentence when the job failed.")
+    params: dict[str, Any] = Field(description="The job's parameters (and the input's probed facts).")
+    input_name: str | None
+    parent_id: str | None = Field(description="The job this one was made from (expand, export, MIDI from a stem).")
+    group_id: str | None = Field(description="The batch it belongs to.")
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    files_expired: bool = Field(description="The files were removed after JOB_RETENTION_HOURS.")
+
+
+class JobListItemPublic(JobStatusPublic):
+    job_token: str
+
+
+class JobListPublic(BaseModel):
+    jobs: list[JobListItemPublic]
+
+
+class JobCancelledPublic(BaseModel):
+    job_id: str
+    status: str
+
+
+class StemFilePublic(BaseModel):
+    id: str = Field(description="The stem's name: vocals, instrumental, drums, bass, other.")
+    url: str = Field(description="The WAV.")
+    urls: Urls
+
+
+class StemsStatusPublic(JobStatusPublic):
+    stems: list[StemFilePublic] = Field(description="Empty until the job succeeded.")
+    original_url: str | None = Field(None, description="The original upload (when done).")
+    result: dict[str, Any] | None = Field(None, description="Engine, model, stems, durations (when done).")
+
+
+class ServerExportStatusPublic(JobStatusPublic):
+    result: dict[str, Any] | None = Field(None, description="The mix's facts (when done).")
+    url: str | None = Field(None, description="The mix in the requested format (when done).")
+    urls: Urls | None = Field(None, description="The mix as wav and mp3 (when done).")
+
+
+class SpeechStatusPublic(JobStatusPublic):
+    upload_url: str = Field(description="The original upload, byte for byte (at once).")
+    files: dict[str, Urls] = Field(description="enhanced / original -> format -> URL; empty until done.")
+    result: dict[str, Any] | None = Field(None, description="Engine, rates, loudness (when done).")
+
+
+class EnginePublic(BaseModel):
+    name: str
+    kind: str
+    available: bool
+    reason: str | None
+    versions: dict[str, str | None]
+    description: str
+
+
+class ModelFilePublic(BaseModel):
+    name: str
+    url: str | None
+    sha256_prefix: str | None
+    present: bool
+    size_bytes: int | None
+
+
+class ModelPublic(BaseModel):
+    name: str
+    engine: str
+    architecture: str
+    title: str
+    description: str
+    sources: list[str]
+    stems: list[int]
+    bag_size: int
+    installed: bool
+    files: list[ModelFilePublic]
+    license: str
+    quality_modes: list[str] = Field(description="The quality modes that ask for this model.")
+
+
+class QualityModePublic(BaseModel):
+    quality: str
+    neural_model: str | None
+    engine: str
+    model: str
+    note: str | None
+
+
+class ModelsPublic(BaseModel):
+    engines: list[EnginePublic]
+    models: list[ModelPublic]
+    quality_modes: list[QualityModePublic]
+
+
+class HealthPublic(BaseModel):
+    # Open to the fields /health adds (disk space...) so the model never hides one.
+    model_config = ConfigDict(extra="allow")
+
+    status: str = Field(description="ok | degraded")
+    database: str = Field(description="ok | unavailable")
+    version: str
