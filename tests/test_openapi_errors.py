@@ -58,3 +58,35 @@ def test_an_http_error_body_matches_error_public(client):
     resp = client.get("/api/stems/status/nope")
     assert resp.status_code == 404
     assert ErrorPublic.model_validate(resp.json()).errors is None
+
+
+def _app_with_web_ui(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from burntbeats.api import app as app_module
+    from conftest import make_settings
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "index.html").write_text("<!doctype html><title>Burnt Beats</title>")
+    monkeypatch.setattr(app_module, "web_dist_dir", lambda: dist)
+    return TestClient(app_module.create_app(make_settings(tmp_path)))
+
+
+def test_wrong_method_is_405_naming_every_method_of_the_path(tmp_path, monkeypatch):
+    with _app_with_web_ui(tmp_path, monkeypatch) as client:
+        resp = client.get("/api/stems/split")  # the web UI's catch-all GET route must not answer API paths
+        assert resp.status_code == 405 and resp.headers["allow"] == "POST"
+        assert ErrorPublic.model_validate(resp.json()).detail == "GET is not allowed here; use POST."
+        resp = client.delete("/api/midi/notes/abc")  # GET and PUT are two routes on one path
+        assert resp.status_code == 405 and resp.headers["allow"] == "GET, PUT"
+
+
+def test_unknown_api_path_is_a_json_404_and_other_paths_are_the_web_ui(tmp_path, monkeypatch):
+    with _app_with_web_ui(tmp_path, monkeypatch) as client:
+        for method in ("GET", "POST"):
+            resp = client.request(method, "/api/no-such-thing")
+            assert resp.status_code == 404
+            assert resp.json() == {"detail": "No such path: /api/no-such-thing."}
+        page = client.get("/midi/some-client-side-route")
+        assert page.status_code == 200 and "Burnt Beats" in page.text

@@ -7,11 +7,15 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 import burntbeats
 from burntbeats.api.deps import AppState
@@ -116,10 +120,42 @@ def _install_error_handlers(app: FastAPI) -> None:
         body = ErrorPublic(detail="Invalid request. " + "; ".join(parts), errors=items)
         return JSONResponse(status_code=422, content=body.model_dump(mode="json"))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 405:
+            # Starlette names only the first matching route's methods; a path can have several routes.
+            allowed = _allowed_methods(app, request.scope)
+            headers["Allow"] = ", ".join(allowed)
+            detail = f"{request.method} is not allowed here; use {', '.join(allowed)}."
+        elif exc.status_code == 404 and detail == "Not Found":  # no route at all (Starlette's default text)
+            detail = f"No such path: {request.url.path}."
+        body = ErrorPublic(detail=detail)
+        return JSONResponse(status_code=exc.status_code, content=body.model_dump(exclude_none=True), headers=headers)
+
     @app.exception_handler(Exception)
     async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return JSONResponse(status_code=500, content={"detail": "Internal server error."})
+
+
+_HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """The methods some route answers at this request's path (routes may be nested in included routers)."""
+    return [method for method in _HTTP_METHODS
+            if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in app.router.routes)]
+
+
+class _WebUIRoute(APIRoute):
+    """The web UI's catch-all, which never claims /api/: an unknown API path is a 404, a wrong method a 405."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("type") == "http" and scope.get("path", "").startswith("/api/"):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def _mount_web_ui(app: FastAPI) -> None:
@@ -134,12 +170,12 @@ def _mount_web_ui(app: FastAPI) -> None:
         app.mount("/assets", StaticFiles(directory=dist / "assets"), name="assets")
     index = dist / "index.html"
 
-    @app.get("/{path:path}", include_in_schema=False)
     def spa(path: str) -> FileResponse:
         # Static files at the top of dist/ (favicon...), anything else is a client-side route.
-        if path.startswith("api/"):
-            raise HTTPException(status_code=404, detail="Not found.")
         candidate = (dist / path).resolve()
         if path and candidate.is_file() and dist.resolve() in candidate.parents:
             return FileResponse(candidate)
         return FileResponse(index)
+
+    app.router.add_api_route("/{path:path}", spa, methods=["GET"], include_in_schema=False,
+                             route_class_override=_WebUIRoute)

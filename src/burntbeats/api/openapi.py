@@ -71,6 +71,8 @@ def _declared_statuses(key: str, method: str, operation: dict[str, Any]) -> set[
         statuses.add(422)  # FastAPI validates the parameters / body: our handler answers ErrorPublic
     if method in _BODY_METHODS and key.split(" ", 1)[1].startswith("/api/"):
         statuses.add(413)  # UploadLimitMiddleware caps every request body under /api/
+    if "application/json" in operation.get("requestBody", {}).get("content", {}):
+        statuses.add(400)  # FastAPI: a body that is not JSON at all
     return statuses
 
 
