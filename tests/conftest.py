@@ -21,6 +21,7 @@ def make_settings(tmp_path: Path, **overrides) -> Settings:
         job_concurrency=2,
         max_upload_mb=8,
         max_duration_s=120,
+        allowed_hosts="testserver",  # TestClient's Host; the default (localhost names) is tested in test_security
     )
     values.update(overrides)
     return Settings(_env_file=None, **values)

@@ -70,10 +70,19 @@ def serve(
     port: Optional[int] = typer.Option(None, help="Default from PORT (8000)."),
 ) -> None:
     """Start the web app and API (embedded default: SQLite, local files, in-process workers)."""
+    import os
+
+    # The app factory reads its settings from the environment: --host/--port must reach it too
+    # (the default ALLOWED_HOSTS includes the bound host).
+    if host:
+        os.environ["HOST"] = host
+    if port:
+        os.environ["PORT"] = str(port)
+    get_settings.cache_clear()
+    settings = get_settings()
     import uvicorn
 
-    settings = get_settings()
-    uvicorn.run("burntbeats.api.app:create_app", factory=True, host=host or settings.host, port=port or settings.port)
+    uvicorn.run("burntbeats.api.app:create_app", factory=True, host=settings.host, port=settings.port)
 
 
 @app.command()

@@ -19,6 +19,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Host names clients may use (comma list; default: HOST plus localhost, 127.0.0.1, ::1). Other Host
+    # headers are refused, which defeats DNS rebinding. "*" allows any (behind a proxy that checks it).
+    allowed_hosts: str = ""
+    # Other origins allowed to send POST/PUT/PATCH/DELETE (comma list, e.g. https://music.example.com);
+    # the server's own pages, curl and the CLI need no entry.
+    allowed_origins: str = ""
 
     max_upload_mb: int = Field(default=200, ge=1)
     max_duration_s: float = Field(default=30 * 60, gt=0)

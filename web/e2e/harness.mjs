@@ -88,7 +88,42 @@ export async function startServer(extraEnv = {}) {
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
+/** Content-Security-Policy violations seen by a page: Chromium logs "Refused to ..." and fires an event. */
+function watchCsp(context, violations) {
+  context.on("console", (msg) => {
+    const text = msg.text();
+    if (/Refused to |Content Security Policy|CSP violation/.test(text)) violations.push(text);
+  });
+  return context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) =>
+      console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline"} (${e.sourceFile}:${e.lineNumber})`),
+    );
+  });
+}
+
+/** Chromium, headless. Every context it makes watches for CSP violations; close() fails if there were any. */
 export async function launchBrowser() {
+  const browser = await launchChromium();
+  const violations = [];
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args) => {
+    const context = await newContext(...args);
+    await watchCsp(context, violations);
+    return context;
+  };
+  browser.newPage = async (...args) => (await browser.newContext(...args)).newPage();
+  browser.cspViolations = violations;
+  const close = browser.close.bind(browser);
+  browser.close = async (...args) => {
+    await close(...args);
+    if (violations.length) {
+      throw new Error(`the page broke its Content-Security-Policy ${violations.length} time(s):\n${[...new Set(violations)].join("\n")}`);
+    }
+  };
+  return browser;
+}
+
+async function launchChromium() {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH).`);
   }

@@ -21,6 +21,7 @@ import burntbeats
 from burntbeats.api.deps import AppState
 from burntbeats.api.openapi import install_openapi
 from burntbeats.api.schemas.common import HealthPublic
+from burntbeats.api.security import install_security
 from burntbeats.api.schemas.errors import ErrorPublic, ValidationErrorItem
 from burntbeats.api.errors import install_domain_error_handlers
 from burntbeats.api.uploads import UploadLimitMiddleware
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
         UploadLimitMiddleware,
         limits={"/api/": settings.max_upload_mb, "/api/speech/": settings.speech_max_upload_mb},
     )
+    install_security(app, settings)
     _install_error_handlers(app)
 
     for module_name in ROUTERS:
