@@ -100,7 +100,7 @@ MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 384_000
 MAX_CHANNELS = 32
 # Shorter audio is refused: nothing useful can be separated, enhanced or transcribed from it.
-MIN_DURATION_S = 0.1
+MIN_DURATION_S = 0.02  # 20 ms: shorter than any note; a truncated file with a few samples is refused
 # At upload this much audio is actually decoded (cheap) to prove the file holds some.
 _PROBE_DECODE_S = 0.5
 
