@@ -63,6 +63,10 @@ def _enhance(client: TestClient, payload: bytes):
     return client.post("/api/speech/enhance", files={"file": ("talk.wav", payload)}, data={"engine": "fast"})
 
 
+def _convert(client: TestClient, payload: bytes):
+    return client.post("/api/midi/convert", files={"file": ("lead.wav", payload)})
+
+
 @pytest.fixture
 def app_env(tmp_path: Path):
     settings = make_settings(tmp_path)
@@ -91,7 +95,7 @@ def test_every_kind_is_admitted_and_handed_to_the_runner(app_env, tmp_path, monk
     assert client.post("/api/stems/server-export", json={"job_id": split["job_id"],
                                                          "job_token": split["job_token"]}).status_code == 202
     assert _enhance(client, _wav()).status_code == 202
-    assert client.post("/api/midi/convert", files={"file": ("lead.wav", _wav())}).status_code == 202
+    assert _convert(client, _wav()).status_code == 202
 
     assert admitted == [(JobKind.STEMS_SPLIT, 1), (JobKind.STEMS_SPLIT, 1), (JobKind.STEMS_EXPORT, 1),
                         (JobKind.SPEECH_ENHANCE, 1), (JobKind.MIDI_TRANSCRIBE, 1)]
@@ -102,10 +106,10 @@ def test_every_kind_is_admitted_and_handed_to_the_runner(app_env, tmp_path, monk
     assert rows[0].params["input"]["sample_rate"] == 44100 and rows[0].params["input"]["duration_s"] == 2.0
 
 
-@pytest.mark.parametrize("kind", ["stems", "speech"])
+@pytest.mark.parametrize("kind", ["stems", "speech", "MIDI"])
 def test_overload_is_503_with_retry_after_and_a_sentence(tmp_path, kind):
-    settings = make_settings(tmp_path, stems_max_queue_depth=2, speech_max_queue_depth=2)
-    post = {"stems": _split, "speech": _enhance}[kind]
+    settings = make_settings(tmp_path, stems_max_queue_depth=2, speech_max_queue_depth=2, midi_max_queue_depth=2)
+    post = {"stems": _split, "speech": _enhance, "MIDI": _convert}[kind]
     with TestClient(create_app(settings, runner=RecordingRunner())) as client:
         assert [post(client, _wav()).status_code for _ in range(2)] == [202, 202]
         full = post(client, _wav())
@@ -115,7 +119,7 @@ def test_overload_is_503_with_retry_after_and_a_sentence(tmp_path, kind):
         assert f"{kind} queue is full" in detail and "try again in" in detail
         assert len(list(settings.jobs_dir.iterdir())) == 2  # the refused upload left nothing behind
         # Another family is not affected by this one's queue.
-        other = {"stems": _enhance, "speech": _split}[kind]
+        other = {"stems": _enhance, "speech": _split, "MIDI": _split}[kind]
         assert other(client, _wav()).status_code == 202
 
 

@@ -23,8 +23,7 @@ _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 JOB = frozenset({403, 404})  # a job (or batch / export) named by id and checked against its token
 FINISHED = JOB | {409, 410}  # ...that must have succeeded and still have its files
 UPLOAD = frozenset({400, 415, 507})  # an audio upload: empty, not audio, disk full
-QUEUE = frozenset({503})  # the kind's queue is full (Retry-After)
-MIDI_QUEUE = frozenset({429})  # the MIDI queue is full
+QUEUE = frozenset({503})  # the kind's queue is full (Retry-After), the same for every kind
 WRITES = frozenset({507})  # writes files outside an upload (disk full)
 
 # Every operation's errors besides the ones every route may answer (see _declared_statuses).
@@ -46,7 +45,7 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "GET /api/speech/status/{job_id}": JOB,
     "GET /api/speech/file/{job_id}/{filename}": FINISHED,
     "GET /api/speech/original/{job_id}": JOB | {410},
-    "POST /api/midi/convert": UPLOAD | FINISHED | MIDI_QUEUE | QUEUE,
+    "POST /api/midi/convert": UPLOAD | FINISHED | QUEUE,
     "GET /api/midi/status/{job_id}": JOB,
     "GET /api/midi/file/{job_id}/{filename}": FINISHED,
     "GET /api/midi/notes/{job_id}": FINISHED,
@@ -54,10 +53,10 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "POST /api/midi/notes/{job_id}/undo": FINISHED | WRITES,
     "GET /api/midi/notes/{job_id}/versions": FINISHED,
     "POST /api/midi/notes/{job_id}/restore/{version}": FINISHED | WRITES,
-    "POST /api/midi/batch": UPLOAD | FINISHED | MIDI_QUEUE | QUEUE,
+    "POST /api/midi/batch": UPLOAD | FINISHED | QUEUE,
     "GET /api/midi/batch/{batch_id}": JOB,
     "POST /api/midi/merge": FINISHED | WRITES,
-    "POST /api/midi/export": FINISHED | MIDI_QUEUE | QUEUE,
+    "POST /api/midi/export": FINISHED | QUEUE,
     "GET /api/midi/export/status/{export_id}": JOB,
     "GET /api/midi/export/file/{export_id}/{filename}": FINISHED,
 }

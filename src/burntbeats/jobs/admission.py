@@ -34,7 +34,11 @@ def admit(
     Called inside the submission's transaction, after the inputs are stored and probed (so `params` holds the
     input's facts, e.g. its duration) and before any row is created.
     """
-    family = family_of(kind)
+    check_queue_depth(session, settings, family_of(kind), count)
+
+
+def check_queue_depth(session: Session, settings: Settings, family: JobFamily, count: int) -> None:
+    """Overloaded when `count` more jobs would take the family past its queue depth."""
     limit = queue_limit(settings, family)
     waiting = service.queued_count(session, f"{family.value}.")
     if waiting + count > limit:

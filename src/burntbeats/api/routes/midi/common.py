@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from burntbeats.api.common import files_gone, require_succeeded
 from burntbeats.api.deps import AppState, app_state, get_job, job_access, job_token
-from burntbeats.jobs import service
+from burntbeats.jobs.admission import check_queue_depth
+from burntbeats.jobs.kinds import JobFamily
 from burntbeats.midi.engine import ConversionSettings
 from burntbeats.midi.job import METADATA, OUTPUT_MIDI, STEMS_SUBDIR
 from burntbeats.models import Job, JobStatus
@@ -23,13 +24,8 @@ MIDI_MEDIA_TYPE = "audio/midi"
 
 
 def check_queue(state: AppState, session: Session, adding: int) -> None:
-    limit = state.settings.midi_max_queue_depth
-    waiting = service.queued_count(session, "midi.")
-    if waiting + adding > limit:
-        raise HTTPException(
-            status_code=429,
-            detail=f"The MIDI queue is full ({waiting} jobs waiting, limit {limit}); please try again in a few minutes.",
-        )
+    """An early, cheap refusal before uploads are read: the same answer as admission's (503 + Retry-After)."""
+    check_queue_depth(session, state.settings, JobFamily.MIDI, adding)
 
 
 def stem_parent(state: AppState, session: Session, source_job: str, stem: str | None, token: str | None) -> tuple[Job, str, Path]:
