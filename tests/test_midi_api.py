@@ -415,3 +415,18 @@ def test_deeply_nested_json_in_notes_and_form_fields_is_a_422(client, converted)
                       json={"notes": [{"pitch": 60, "start_s": 0, "end_s": 1, "velocity": 90}], "junk": "[" * 1000})
     assert resp.status_code == 200, resp.text
     client.post(f"/api/midi/notes/{job_id}/undo", headers={"X-Job-Token": token})
+
+
+def test_typed_responses_keep_every_field_of_the_shared_status(client, converted, settings):
+    """The response models drop unknown keys: every field status_payload gives must be in the MIDI models."""
+    from burntbeats.api.common import status_payload
+    from burntbeats.db import session_scope
+    from burntbeats.models import Job
+
+    job_id, token, _ = converted
+    with session_scope(settings.resolved_database_url) as session:
+        shared = set(status_payload(session, session.get(Job, job_id)))
+    body = client.get(f"/api/midi/status/{job_id}", headers={"X-Job-Token": token}).json()
+    assert shared <= set(body)
+    light = client.get(f"/api/midi/status/{job_id}?include_notes=false", headers={"X-Job-Token": token}).json()
+    assert "notes" not in light and light["note_count"] == body["note_count"]  # unset fields stay out, not null

@@ -38,7 +38,7 @@ export function MidiEditor({ job, token, onSaved }: Props) {
   const initial = useMemo(() => fromServer(job.notes ?? []), [job.notes]);
   const [hist, setHist] = useState<History<RollState>>(() => history(initial));
   const [saved, setSaved] = useState<RollState>(initial);
-  const [version, setVersion] = useState<number | undefined>(job.notes_version);
+  const [version, setVersion] = useState<number | undefined>(job.notes_version ?? undefined);
   const [saving, setSaving] = useState(false);
   const [saveError, setSaveError] = useState<unknown>(null);
   const [savedNote, setSavedNote] = useState("");

@@ -153,7 +153,7 @@ export interface paths {
          * Convert audio to MIDI: upload a file, or name a stem of a finished stems job (no re-upload)
          * @description Multipart: `file` + settings fields. Or JSON/form without a file: `source_job`, `stem` and the source job's token in `source_token` or the X-Job-Token header. Conversion settings (all optional): onset_threshold, frame_threshold, minimum_note_length_ms, minimum_frequency, maximum_frequency, melodia_trick, multiple_pitch_bends, pitch_bends, midi_tempo, quantize (1/4, 1/8, 1/16, 1/32, 1/4T, 1/8T, 1/16T), program (General MIDI 0-127), drums.
          */
-        post: operations["convert_api_midi_convert_post"];
+        post: operations["midi_convert_api_midi_convert_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -168,7 +168,7 @@ export interface paths {
             cookie?: never;
         };
         /** Progress; when done, the piano-roll notes and the MIDI file URL */
-        get: operations["status_api_midi_status__job_id__get"];
+        get: operations["midi_status_api_midi_status__job_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -202,12 +202,12 @@ export interface paths {
             cookie?: never;
         };
         /** The current note list (or an older version with ?version=) */
-        get: operations["get_notes_api_midi_notes__job_id__get"];
+        get: operations["midi_notes_api_midi_notes__job_id__get"];
         /**
          * Replace the notes with the editor's list; output.mid is regenerated (a new, undoable version)
          * @description Body: `{"notes": [{"pitch": 60, "start_s": 0.5, "end_s": 1.0, "velocity": 90, "pitch_bends": null}], "base_version": 3}` (or just the list). pitch 0-127, start_s < end_s, velocity 1-127; pitch_bends null or [[offset_s, semitones]] within the note and +/-2 semitones. base_version (optional) rejects the edit with 409 if someone changed the notes since.
          */
-        put: operations["put_notes_api_midi_notes__job_id__put"];
+        put: operations["midi_notes_put_api_midi_notes__job_id__put"];
         post?: never;
         delete?: never;
         options?: never;
@@ -225,7 +225,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Undo the last edit: back to the previous version; output.mid follows */
-        post: operations["undo_api_midi_notes__job_id__undo_post"];
+        post: operations["midi_notes_undo_api_midi_notes__job_id__undo_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -240,7 +240,7 @@ export interface paths {
             cookie?: never;
         };
         /** All stored versions of the notes (the current one is marked) */
-        get: operations["versions_api_midi_notes__job_id__versions_get"];
+        get: operations["midi_notes_versions_api_midi_notes__job_id__versions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -259,7 +259,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Make an older version current again (as a new version) */
-        post: operations["restore_api_midi_notes__job_id__restore__version__post"];
+        post: operations["midi_notes_restore_api_midi_notes__job_id__restore__version__post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -279,7 +279,7 @@ export interface paths {
          * Convert several files and/or stems in one request: one job each, one batch id to poll
          * @description Multipart: repeated `files` (or `file`) fields, optional `items` (JSON list of {source_job, stem, source_token, plus per-item settings}), shared settings fields. Or JSON: {"items": [...], settings...}. Nothing is queued unless every item is valid. Conversion settings (all optional): onset_threshold, frame_threshold, minimum_note_length_ms, minimum_frequency, maximum_frequency, melodia_trick, multiple_pitch_bends, pitch_bends, midi_tempo, quantize (1/4, 1/8, 1/16, 1/32, 1/4T, 1/8T, 1/16T), program (General MIDI 0-127), drums.
          */
-        post: operations["batch_api_midi_batch_post"];
+        post: operations["midi_batch_api_midi_batch_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -294,7 +294,7 @@ export interface paths {
             cookie?: never;
         };
         /** A batch's overall status and each job's (pass the batch_token) */
-        get: operations["batch_status_api_midi_batch__batch_id__get"];
+        get: operations["midi_batch_status_api_midi_batch__batch_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -313,7 +313,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Merge finished conversions into one MIDI Type 1 file (one named track per source) */
-        post: operations["merge_api_midi_merge_post"];
+        post: operations["midi_merge_api_midi_merge_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -330,7 +330,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Export MIDI stems as a zip (a job): one .mid per stem + merged.mid */
-        post: operations["export_api_midi_export_post"];
+        post: operations["midi_export_api_midi_export_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -345,7 +345,7 @@ export interface paths {
             cookie?: never;
         };
         /** Export progress; the zip URL when done */
-        get: operations["export_status_api_midi_export_status__export_id__get"];
+        get: operations["midi_export_status_api_midi_export_status__export_id__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -362,7 +362,7 @@ export interface paths {
             cookie?: never;
         };
         /** Download the export (stems.zip) */
-        get: operations["export_file_api_midi_export_file__export_id___filename__get"];
+        get: operations["midi_export_file_api_midi_export_file__export_id___filename__get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -528,6 +528,85 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * BatchAcceptedPublic
+         * @description 202 from POST /api/midi/batch: one job per item, one batch id and token to poll them all.
+         */
+        BatchAcceptedPublic: {
+            /** Batch Id */
+            batch_id: string;
+            /** Batch Token */
+            batch_token: string;
+            /** Status Url */
+            status_url: string;
+            /** Jobs */
+            jobs: components["schemas"]["BatchJobAccepted"][];
+        };
+        /** BatchJobAccepted */
+        BatchJobAccepted: {
+            /** Job Id */
+            job_id: string;
+            /** Job Token */
+            job_token: string;
+            /** Name */
+            name?: string | null;
+            /** Status Url */
+            status_url: string;
+        };
+        /** BatchJobStatus */
+        BatchJobStatus: {
+            /** Job Id */
+            job_id: string;
+            /** Job Token */
+            job_token: string;
+            /** Name */
+            name?: string | null;
+            /** Stem */
+            stem?: string | null;
+            /** Status */
+            status: string;
+            /** Progress */
+            progress: number;
+            /** Stage */
+            stage?: string | null;
+            /** Error */
+            error?: string | null;
+            /** Status Url */
+            status_url: string;
+            /**
+             * File Url
+             * @description Once the job has succeeded.
+             */
+            file_url?: string | null;
+            /**
+             * Note Count
+             * @description Once the job has succeeded.
+             */
+            note_count?: number | null;
+        };
+        /** BatchStatusPublic */
+        BatchStatusPublic: {
+            /** Batch Id */
+            batch_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "partial";
+            /** Progress */
+            progress: number;
+            /**
+             * Counts
+             * @description How many jobs are in each status.
+             */
+            counts: {
+                [key: string]: number;
+            };
+            /** Total */
+            total: number;
+            /** Jobs */
+            jobs: components["schemas"]["BatchJobStatus"][];
+        };
         /** Body_speech_enhance_api_speech_enhance_post */
         Body_speech_enhance_api_speech_enhance_post: {
             /**
@@ -634,6 +713,20 @@ export interface components {
             /** Description */
             description: string;
         };
+        /**
+         * ExportAcceptedPublic
+         * @description 202 from POST /api/midi/export.
+         */
+        ExportAcceptedPublic: {
+            /** Export Id */
+            export_id: string;
+            /** Export Token */
+            export_token: string;
+            /** Status */
+            status: string;
+            /** Status Url */
+            status_url: string;
+        };
         /** ExportRequest */
         ExportRequest: {
             /**
@@ -657,6 +750,94 @@ export interface components {
             settings?: components["schemas"]["ConversionSettings"] | null;
             /** Title */
             title?: string | null;
+        };
+        /** ExportStatusPublic */
+        ExportStatusPublic: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Kind
+             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
+             */
+            kind: string;
+            /**
+             * Status
+             * @description queued | running | succeeded | failed | cancelled
+             */
+            status: string;
+            /**
+             * Progress
+             * @description 0-100.
+             */
+            progress: number;
+            /**
+             * Stage
+             * @description What the job is doing, e.g. decoding, separating, encoding.
+             */
+            stage: string | null;
+            /**
+             * Queue Position
+             * @description 1 = next to run; null once it left the queue.
+             */
+            queue_position: number | null;
+            /** Engine */
+            engine: string | null;
+            /**
+             * Engine Note
+             * @description Why another engine ran than the one asked for, if so.
+             */
+            engine_note: string | null;
+            /**
+             * Error
+             * @description A sentence when the job failed.
+             */
+            error: string | null;
+            /**
+             * Params
+             * @description The job's parameters (and the input's probed facts).
+             */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Input Name */
+            input_name: string | null;
+            /**
+             * Parent Id
+             * @description The job this one was made from (expand, export, MIDI from a stem).
+             */
+            parent_id: string | null;
+            /**
+             * Group Id
+             * @description The batch it belongs to.
+             */
+            group_id: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Files Expired
+             * @description The files were removed after JOB_RETENTION_HOURS.
+             */
+            files_expired: boolean;
+            /** Export Id */
+            export_id: string;
+            /** Result */
+            result?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Members
+             * @description The zip's files, once done.
+             */
+            members?: string[] | null;
+            /**
+             * File Url
+             * @description The zip (carries the export token), once done.
+             */
+            file_url?: string | null;
         };
         /** HealthPublic */
         HealthPublic: {
@@ -897,6 +1078,170 @@ export interface components {
              */
             drums?: boolean | null;
         };
+        /**
+         * MidiAcceptedPublic
+         * @description 202 from POST /api/midi/convert.
+         */
+        MidiAcceptedPublic: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Job Token
+             * @description Whoever holds it may read the job and its files.
+             */
+            job_token: string;
+            /**
+             * Status
+             * @description queued
+             */
+            status: string;
+            /** Status Url */
+            status_url: string;
+        };
+        /**
+         * MidiSourcePublic
+         * @description Where the audio came from: an upload, or a stem of a stems job.
+         */
+        MidiSourcePublic: {
+            /**
+             * Type
+             * @description `upload` or `stem`.
+             */
+            type: string;
+            /** Job Id */
+            job_id?: string | null;
+            /** Stem */
+            stem?: string | null;
+        };
+        /**
+         * MidiStatusPublic
+         * @description A conversion's status; once it has succeeded, its notes, track, settings, analysis and file URLs.
+         */
+        MidiStatusPublic: {
+            /** Job Id */
+            job_id: string;
+            /**
+             * Kind
+             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
+             */
+            kind: string;
+            /**
+             * Status
+             * @description queued | running | succeeded | failed | cancelled
+             */
+            status: string;
+            /**
+             * Progress
+             * @description 0-100.
+             */
+            progress: number;
+            /**
+             * Stage
+             * @description What the job is doing, e.g. decoding, separating, encoding.
+             */
+            stage: string | null;
+            /**
+             * Queue Position
+             * @description 1 = next to run; null once it left the queue.
+             */
+            queue_position: number | null;
+            /** Engine */
+            engine: string | null;
+            /**
+             * Engine Note
+             * @description Why another engine ran than the one asked for, if so.
+             */
+            engine_note: string | null;
+            /**
+             * Error
+             * @description A sentence when the job failed.
+             */
+            error: string | null;
+            /**
+             * Params
+             * @description The job's parameters (and the input's probed facts).
+             */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Input Name */
+            input_name: string | null;
+            /**
+             * Parent Id
+             * @description The job this one was made from (expand, export, MIDI from a stem).
+             */
+            parent_id: string | null;
+            /**
+             * Group Id
+             * @description The batch it belongs to.
+             */
+            group_id: string | null;
+            /** Created At */
+            created_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Files Expired
+             * @description The files were removed after JOB_RETENTION_HOURS.
+             */
+            files_expired: boolean;
+            /** Status Url */
+            status_url?: string | null;
+            /**
+             * File Url
+             * @description output.mid (carries the job token).
+             */
+            file_url?: string | null;
+            /**
+             * Metadata Url
+             * @description metadata.json (carries the job token).
+             */
+            metadata_url?: string | null;
+            /** Notes Url */
+            notes_url?: string | null;
+            /** Versions Url */
+            versions_url?: string | null;
+            /** Stem */
+            stem?: string | null;
+            source?: components["schemas"]["MidiSourcePublic"] | null;
+            /** Result */
+            result?: {
+                [key: string]: unknown;
+            } | null;
+            track?: components["schemas"]["TrackPublic"] | null;
+            /**
+             * Settings
+             * @description Every conversion setting the job used.
+             */
+            settings?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Analysis
+             * @description Note analysis: key, tempo, polyphony, ranges.
+             */
+            analysis?: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Midi File
+             * @description What output.mid holds, read back from the file.
+             */
+            midi_file?: {
+                [key: string]: unknown;
+            } | null;
+            /** Notes Version */
+            notes_version?: number | null;
+            /** Note Count */
+            note_count?: number | null;
+            /**
+             * Notes
+             * @description Left out with include_notes=false.
+             */
+            notes?: components["schemas"]["NotePublic"][] | null;
+        };
         /** ModelFilePublic */
         ModelFilePublic: {
             /** Name */
@@ -949,6 +1294,43 @@ export interface components {
             /** Quality Modes */
             quality_modes: components["schemas"]["QualityModePublic"][];
         };
+        /** NotePublic */
+        NotePublic: {
+            /**
+             * Pitch
+             * @description MIDI note number 0-127.
+             */
+            pitch: number;
+            /** Start S */
+            start_s: number;
+            /** End S */
+            end_s: number;
+            /**
+             * Velocity
+             * @description 1-127.
+             */
+            velocity: number;
+            /**
+             * Pitch Bends
+             * @description [[offset_s, semitones], ...] or null.
+             */
+            pitch_bends?: number[][] | null;
+        };
+        /** NoteVersionInfo */
+        NoteVersionInfo: {
+            /** Version */
+            version: number;
+            /** Parent */
+            parent?: number | null;
+            /** Source */
+            source?: string | null;
+            /** Created At */
+            created_at?: string | null;
+            /** Note Count */
+            note_count: number;
+            /** Current */
+            current: boolean;
+        };
         /**
          * NotesEdit
          * @description PUT /notes: the editor's note list (checked note by note by `validate_notes`), or just the list.
@@ -964,6 +1346,74 @@ export interface components {
              * @description Refuse the edit (409) if the notes changed since.
              */
             base_version?: number | null;
+        };
+        /**
+         * NotesSavedPublic
+         * @description The notes after an edit, undo or restore (output.mid has been rewritten).
+         */
+        NotesSavedPublic: {
+            /** Status Url */
+            status_url?: string | null;
+            /**
+             * File Url
+             * @description output.mid (carries the job token).
+             */
+            file_url?: string | null;
+            /**
+             * Metadata Url
+             * @description metadata.json (carries the job token).
+             */
+            metadata_url?: string | null;
+            /** Notes Url */
+            notes_url?: string | null;
+            /** Versions Url */
+            versions_url?: string | null;
+            /** Job Id */
+            job_id: string;
+            /** Notes Version */
+            notes_version: number;
+            /** Note Count */
+            note_count: number;
+            /** Analysis */
+            analysis?: {
+                [key: string]: unknown;
+            } | null;
+            /** Midi File */
+            midi_file?: {
+                [key: string]: unknown;
+            } | null;
+            /** Notes */
+            notes?: components["schemas"]["NotePublic"][] | null;
+        };
+        /**
+         * NotesVersionPublic
+         * @description One version of the notes (the current one unless ?version= asked for another).
+         */
+        NotesVersionPublic: {
+            /** Job Id */
+            job_id: string;
+            /** Notes Version */
+            notes_version: number;
+            /** Current */
+            current: boolean;
+            /**
+             * Source
+             * @description `transcription`, `edit`, `undo`...
+             */
+            source?: string | null;
+            /** Created At */
+            created_at?: string | null;
+            /** Notes */
+            notes: components["schemas"]["NotePublic"][];
+        };
+        /** NotesVersionsPublic */
+        NotesVersionsPublic: {
+            /** Job Id */
+            job_id: string;
+            /** Current */
+            current: number;
+            /** Versions */
+            versions: components["schemas"]["NoteVersionInfo"][];
         };
         /** QualityModePublic */
         QualityModePublic: {
@@ -1395,6 +1845,18 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** TrackPublic */
+        TrackPublic: {
+            /** Name */
+            name: string;
+            /**
+             * Program
+             * @description General MIDI program 0-127.
+             */
+            program: number;
+            /** Is Drum */
+            is_drum: boolean;
+        };
         /**
          * ValidationErrorItem
          * @description One invalid field of a 422, as Pydantic reports it.
@@ -1788,7 +2250,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    convert_api_midi_convert_post: {
+    midi_convert_api_midi_convert_post: {
         parameters: {
             query?: never;
             header?: {
@@ -2068,9 +2530,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MidiAcceptedPublic"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2085,7 +2545,7 @@ export interface operations {
             507: components["responses"]["InsufficientStorage"];
         };
     };
-    status_api_midi_status__job_id__get: {
+    midi_status_api_midi_status__job_id__get: {
         parameters: {
             query?: {
                 /** @description Include the note list (set false for a light poll). */
@@ -2110,9 +2570,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["MidiStatusPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2138,12 +2596,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The file */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "audio/midi": unknown;
                     "application/json": unknown;
                 };
             };
@@ -2154,7 +2613,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    get_notes_api_midi_notes__job_id__get: {
+    midi_notes_api_midi_notes__job_id__get: {
         parameters: {
             query?: {
                 version?: number | null;
@@ -2178,9 +2637,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NotesVersionPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2190,7 +2647,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    put_notes_api_midi_notes__job_id__put: {
+    midi_notes_put_api_midi_notes__job_id__put: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -2217,9 +2674,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NotesSavedPublic"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2232,7 +2687,7 @@ export interface operations {
             507: components["responses"]["InsufficientStorage"];
         };
     };
-    undo_api_midi_notes__job_id__undo_post: {
+    midi_notes_undo_api_midi_notes__job_id__undo_post: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -2255,9 +2710,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NotesSavedPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2269,7 +2722,7 @@ export interface operations {
             507: components["responses"]["InsufficientStorage"];
         };
     };
-    versions_api_midi_notes__job_id__versions_get: {
+    midi_notes_versions_api_midi_notes__job_id__versions_get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -2292,9 +2745,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NotesVersionsPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2304,7 +2755,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    restore_api_midi_notes__job_id__restore__version__post: {
+    midi_notes_restore_api_midi_notes__job_id__restore__version__post: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -2328,9 +2779,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NotesSavedPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2342,7 +2791,7 @@ export interface operations {
             507: components["responses"]["InsufficientStorage"];
         };
     };
-    batch_api_midi_batch_post: {
+    midi_batch_api_midi_batch_post: {
         parameters: {
             query?: never;
             header?: {
@@ -2684,9 +3133,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BatchAcceptedPublic"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2701,7 +3148,7 @@ export interface operations {
             507: components["responses"]["InsufficientStorage"];
         };
     };
-    batch_status_api_midi_batch__batch_id__get: {
+    midi_batch_status_api_midi_batch__batch_id__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -2724,9 +3171,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BatchStatusPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2734,7 +3179,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    merge_api_midi_merge_post: {
+    midi_merge_api_midi_merge_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -2766,7 +3211,7 @@ export interface operations {
             507: components["responses"]["InsufficientStorage"];
         };
     };
-    export_api_midi_export_post: {
+    midi_export_api_midi_export_post: {
         parameters: {
             query?: never;
             header?: never;
@@ -2785,9 +3230,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ExportAcceptedPublic"];
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2800,7 +3243,7 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
-    export_status_api_midi_export_status__export_id__get: {
+    midi_export_status_api_midi_export_status__export_id__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -2823,9 +3266,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ExportStatusPublic"];
                 };
             };
             403: components["responses"]["Forbidden"];
@@ -2833,7 +3274,7 @@ export interface operations {
             422: components["responses"]["UnprocessableEntity"];
         };
     };
-    export_file_api_midi_export_file__export_id___filename__get: {
+    midi_export_file_api_midi_export_file__export_id___filename__get: {
         parameters: {
             query?: {
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
@@ -2851,13 +3292,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description The zip */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/zip": unknown;
                 };
             };
             403: components["responses"]["Forbidden"];

@@ -3,18 +3,8 @@
 import { api, ApiError, errorMessage, type Accepted, type JobStatus, type Schemas } from "./api";
 import type { ServerNote } from "./pianoRoll";
 
-export interface MidiStatus extends JobStatus {
-  stem?: string | null;
-  source?: { type: string; job_id?: string; stem?: string } | null;
-  file_url?: string;
-  notes_url?: string;
-  notes?: ServerNote[];
-  notes_version?: number;
-  note_count?: number;
-  settings?: Partial<ConversionSettings> | null;
-  track?: { name: string; program: number; is_drum: boolean } | null;
-  analysis?: Record<string, unknown> | null;
-}
+/** A conversion's status (the server's MidiStatusPublic; `status` narrowed to the job states). */
+export type MidiStatus = JobStatus & Schemas["MidiStatusPublic"];
 
 /** Every conversion setting with a value (the form always holds one; null = the server's automatic choice). */
 export type ConversionSettings = Required<Schemas["ConversionSettings"]>;
@@ -50,20 +40,9 @@ export function appendSettings(form: FormData, s: ConversionSettings): void {
   for (const [k, v] of Object.entries(changedSettings(s))) form.append(k, String(v));
 }
 
-export interface BatchAccepted {
-  batch_id: string;
-  batch_token: string;
-  status_url: string;
-  jobs: { job_id: string; job_token: string; name: string | null; status_url: string }[];
-}
+export type BatchAccepted = Schemas["BatchAcceptedPublic"];
 
-export interface NotesSaved {
-  job_id: string;
-  notes_version: number;
-  note_count: number;
-  file_url: string;
-  notes: ServerNote[];
-}
+export type NotesSaved = Schemas["NotesSavedPublic"];
 
 export function convertStem(sourceJob: string, sourceToken: string, stem: string, s: ConversionSettings): Promise<Accepted> {
   return api("/api/midi/convert", { json: { source_job: sourceJob, stem, source_token: sourceToken, ...changedSettings(s) } });
@@ -99,18 +78,9 @@ export async function mergeJobs(sources: JobRef[], title?: string): Promise<Blob
   return resp.blob();
 }
 
-export interface ExportAccepted {
-  export_id: string;
-  export_token: string;
-  status: string;
-  status_url: string;
-}
+export type ExportAccepted = Schemas["ExportAcceptedPublic"];
 
-export interface ExportStatus extends JobStatus {
-  export_id: string;
-  members?: string[];
-  file_url?: string;
-}
+export type ExportStatus = JobStatus & Schemas["ExportStatusPublic"];
 
 export function startExport(sources: JobRef[], title?: string): Promise<ExportAccepted> {
   const body: Schemas["ExportRequest"] = { mode: "stems", source_jobs: sources, title };

@@ -15,6 +15,7 @@ from burntbeats.api.routes.midi.common import (
 from burntbeats.api.routes.midi.params import (
     SETTINGS_DOC, UPLOAD_FIELDS, BatchRequest, body_schema, merged_settings, read_request,
 )
+from burntbeats.api.schemas.midi import BatchAcceptedPublic, BatchStatusPublic
 from burntbeats.api.uploads import save_and_probe
 from burntbeats.audio import AudioError
 from burntbeats.jobs import service, tokens
@@ -32,6 +33,9 @@ def batch_token(state: AppState, batch_id: str) -> str:
 @router.post(
     "/batch",
     status_code=202,
+    name="midi.batch",
+    response_model=BatchAcceptedPublic,
+    response_model_exclude_unset=True,
     summary="Convert several files and/or stems in one request: one job each, one batch id to poll",
     description="Multipart: repeated `files` (or `file`) fields, optional `items` (JSON list of "
     "{source_job, stem, source_token, plus per-item settings}), shared settings fields. Or JSON: "
@@ -128,7 +132,8 @@ async def batch(
     }
 
 
-@router.get("/batch/{batch_id}", summary="A batch's overall status and each job's (pass the batch_token)")
+@router.get("/batch/{batch_id}", name="midi.batch.status", response_model=BatchStatusPublic,
+            response_model_exclude_unset=True, summary="A batch's overall status and each job's (pass the batch_token)")
 def batch_status(
     batch_id: str,
     token: str | None = Depends(provided_token),

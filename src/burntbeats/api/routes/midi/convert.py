@@ -13,6 +13,7 @@ from burntbeats.api.routes.midi.common import (
     KIND, MIDI_MEDIA_TYPE, check_queue, midi_dir, midi_job, stem_params, stem_parent, upload_params, urls,
 )
 from burntbeats.api.routes.midi.params import SETTINGS_DOC, UPLOAD_FIELDS, ConvertRequest, body_schema, read_request
+from burntbeats.api.schemas.midi import MidiAcceptedPublic, MidiStatusPublic
 from burntbeats.midi.job import METADATA, OUTPUT_MIDI, read_metadata
 from burntbeats.midi.notes import NoteStore
 from burntbeats.models import Job, JobStatus
@@ -24,6 +25,8 @@ router = APIRouter(route_class=BoundedJsonRoute)
 @router.post(
     "/convert",
     status_code=202,
+    name="midi.convert",
+    response_model=MidiAcceptedPublic,
     summary="Convert audio to MIDI: upload a file, or name a stem of a finished stems job (no re-upload)",
     description="Multipart: `file` + settings fields. Or JSON/form without a file: `source_job`, `stem` and the "
     "source job's token in `source_token` or the X-Job-Token header. " + SETTINGS_DOC,
@@ -75,7 +78,8 @@ async def convert(
 # ---------------------------------------------------------------------------------------------
 
 
-@router.get("/status/{job_id}", summary="Progress; when done, the piano-roll notes and the MIDI file URL")
+@router.get("/status/{job_id}", name="midi.status", response_model=MidiStatusPublic,
+            response_model_exclude_unset=True, summary="Progress; when done, the piano-roll notes and the MIDI file URL")
 def status(
     include_notes: bool = Query(True, description="Include the note list (set false for a light poll)."),
     job: Job = Depends(midi_job),
@@ -104,7 +108,9 @@ def status(
     return payload
 
 
-@router.get("/file/{job_id}/{filename}", summary="The MIDI file (output.mid) or its metadata.json")
+@router.get("/file/{job_id}/{filename}", name="midi.file", response_class=FileResponse,
+            summary="The MIDI file (output.mid) or its metadata.json",
+            responses={200: {"content": {MIDI_MEDIA_TYPE: {}, "application/json": {}}, "description": "The file"}})
 def midi_file(
     filename: str,
     job: Job = Depends(midi_job),

@@ -18,6 +18,7 @@ from burntbeats.api.routes.midi.common import (
     EXPORT_KIND, KIND, MIDI_MEDIA_TYPE, check_queue, finished_midi_job_by_token, midi_dir,
 )
 from burntbeats.api.routes.midi.params import ExportRequest, MergeRequest, MergeSourceRef
+from burntbeats.api.schemas.midi import ExportAcceptedPublic, ExportStatusPublic
 from burntbeats.jobs import service
 from burntbeats.midi.engine import ConversionSettings
 from burntbeats.midi.job import EXPORT_ZIP, OUTPUT_MIDI, read_metadata
@@ -43,6 +44,7 @@ def merge_source(state: AppState, session: Session, ref: MergeSourceRef) -> tupl
 
 @router.post(
     "/merge",
+    name="midi.merge",
     summary="Merge finished conversions into one MIDI Type 1 file (one named track per source)",
     response_class=Response,
     responses={200: {"content": {MIDI_MEDIA_TYPE: {}}, "description": "The merged .mid file"}},
@@ -79,7 +81,8 @@ def merge(
     )
 
 
-@router.post("/export", status_code=202, summary="Export MIDI stems as a zip (a job): one .mid per stem + merged.mid")
+@router.post("/export", status_code=202, name="midi.export", response_model=ExportAcceptedPublic,
+             summary="Export MIDI stems as a zip (a job): one .mid per stem + merged.mid")
 def export(
     request_body: ExportRequest,
     state: AppState = Depends(app_state),
@@ -139,7 +142,8 @@ def export(
             "status_url": f"/api/midi/export/status/{job.id}"}
 
 
-@router.get("/export/status/{export_id}", summary="Export progress; the zip URL when done")
+@router.get("/export/status/{export_id}", name="midi.export.status", response_model=ExportStatusPublic,
+            response_model_exclude_unset=True, summary="Export progress; the zip URL when done")
 def export_status(
     export_id: str,
     token: str | None = Depends(provided_token),
@@ -157,7 +161,9 @@ def export_status(
     return payload
 
 
-@router.get("/export/file/{export_id}/{filename}", summary="Download the export (stems.zip)")
+@router.get("/export/file/{export_id}/{filename}", name="midi.export.file", response_class=FileResponse,
+            summary="Download the export (stems.zip)",
+            responses={200: {"content": {"application/zip": {}}, "description": "The zip"}})
 def export_file(
     export_id: str,
     filename: str,

@@ -8,6 +8,7 @@ from burntbeats.api.deps import AppState, app_state
 from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import finished_midi_job, midi_dir, urls
 from burntbeats.api.routes.midi.params import NotesEdit
+from burntbeats.api.schemas.midi import NotesSavedPublic, NotesVersionPublic, NotesVersionsPublic
 from burntbeats.midi.job import restore_notes, save_notes, undo_notes
 from burntbeats.midi.notes import NoteStore, NoteValidationError, NothingToUndo, UnknownVersion, VersionConflict, \
     validate_notes
@@ -32,7 +33,8 @@ def notes_response(state: AppState, job: Job, meta: dict, include_notes: bool = 
     return out
 
 
-@router.get("/notes/{job_id}", summary="The current note list (or an older version with ?version=)")
+@router.get("/notes/{job_id}", name="midi.notes", response_model=NotesVersionPublic,
+            response_model_exclude_unset=True, summary="The current note list (or an older version with ?version=)")
 def get_notes(
     version: int | None = Query(None, ge=1),
     job: Job = Depends(finished_midi_job),
@@ -49,6 +51,9 @@ def get_notes(
 
 @router.put(
     "/notes/{job_id}",
+    name="midi.notes.put",
+    response_model=NotesSavedPublic,
+    response_model_exclude_unset=True,
     summary="Replace the notes with the editor's list; output.mid is regenerated (a new, undoable version)",
     description="Body: `{\"notes\": [{\"pitch\": 60, \"start_s\": 0.5, \"end_s\": 1.0, \"velocity\": 90, "
     "\"pitch_bends\": null}], \"base_version\": 3}` (or just the list). pitch 0-127, start_s < end_s, velocity "
@@ -73,7 +78,8 @@ def put_notes(
     return notes_response(state, job, meta)
 
 
-@router.post("/notes/{job_id}/undo", summary="Undo the last edit: back to the previous version; output.mid follows")
+@router.post("/notes/{job_id}/undo", name="midi.notes.undo", response_model=NotesSavedPublic,
+             response_model_exclude_unset=True, summary="Undo the last edit: back to the previous version; output.mid follows")
 def undo(
     job: Job = Depends(finished_midi_job),
     state: AppState = Depends(app_state),
@@ -85,7 +91,8 @@ def undo(
     return notes_response(state, job, meta)
 
 
-@router.get("/notes/{job_id}/versions", summary="All stored versions of the notes (the current one is marked)")
+@router.get("/notes/{job_id}/versions", name="midi.notes.versions", response_model=NotesVersionsPublic,
+            response_model_exclude_unset=True, summary="All stored versions of the notes (the current one is marked)")
 def versions(
     job: Job = Depends(finished_midi_job),
     state: AppState = Depends(app_state),
@@ -94,7 +101,8 @@ def versions(
     return {"job_id": job.id, "current": store.head(), "versions": store.versions()}
 
 
-@router.post("/notes/{job_id}/restore/{version}", summary="Make an older version current again (as a new version)")
+@router.post("/notes/{job_id}/restore/{version}", name="midi.notes.restore", response_model=NotesSavedPublic,
+             response_model_exclude_unset=True, summary="Make an older version current again (as a new version)")
 def restore(
     version: int,
     job: Job = Depends(finished_midi_job),
