@@ -430,3 +430,37 @@ def test_typed_responses_keep_every_field_of_the_shared_status(client, converted
     assert shared <= set(body)
     light = client.get(f"/api/midi/status/{job_id}?include_notes=false", headers={"X-Job-Token": token}).json()
     assert "notes" not in light and light["note_count"] == body["note_count"]  # unset fields stay out, not null
+
+
+def test_export_job_reads_only_its_own_space(client, converted, settings, tmp_path):
+    """The export's inputs are linked into its space at submission; the handler never opens another job's
+    folder (here the source job id does not even exist in storage)."""
+    from burntbeats.jobs.context import JobContext
+    from burntbeats.midi.job import export_source, run_export
+
+    job_id, token, status = converted
+    src = client.app.state.burntbeats.storage
+    own = tmp_path / "export-job"
+    files = export_source(0, "midi")
+    (own / "sources").mkdir(parents=True)
+    (own / files["midi"]).write_bytes(src.read(job_id, "output.mid"))
+    (own / files["metadata"]).write_bytes(src.read(job_id, "metadata.json"))
+    ctx = JobContext(job_id="e" * 32, kind="midi.export", owner_id="local", job_dir=own, input_path=None,
+                     settings=settings, params={"mode": "stems", "items": [
+                         {"type": "midi", "job_id": "f" * 32, "name": "lead take", "stem": "lead take"}]})
+    result = run_export(ctx)
+    assert result["members"] == ["lead take.mid", "merged.mid"]
+    assert not (own / "sources").exists()  # the linked inputs are dropped once the zip is written
+    with zipfile.ZipFile(own / "stems.zip") as zf:
+        assert len(read_midi_bytes(zf.read("lead take.mid")).all_notes()) == status["note_count"]
+
+
+def test_midi_from_a_stem_gets_its_own_copy_of_the_stem(client, stems_job, settings):
+    stems_id, stems_token = stems_job
+    resp = client.post("/api/midi/convert", json={"source_job": stems_id, "stem": "instrumental",
+                                                  "source_token": stems_token})
+    assert resp.status_code == 202, resp.text
+    storage = client.app.state.burntbeats.storage
+    new_id = resp.json()["job_id"]
+    assert storage.read(new_id, "input") == storage.read(stems_id, "stems/instrumental.wav")
+    assert wait_for(client, f"/api/midi/status/{new_id}", resp.json()["job_token"])["status"] == "succeeded"

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Callable, Iterator
 
-from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
 from burntbeats.db import _session_factory
-from burntbeats.errors import Forbidden, NotFound
 from burntbeats.jobs import access
 from burntbeats.jobs.access import JOB_TOKEN_PURPOSE
 from burntbeats.jobs.runner import JobRunner
@@ -18,7 +17,7 @@ from burntbeats.settings import Settings
 from burntbeats.storage import Storage
 
 __all__ = ["JOB_TOKEN_PURPOSE", "AppState", "SessionDep", "StateDep", "TokenDep", "UserIdDep", "app_state",
-           "current_user_id", "db_session", "get_job", "job_access", "job_token", "provided_token"]
+           "current_user_id", "db_session", "job_access", "job_token", "provided_token"]
 
 
 @dataclass
@@ -59,15 +58,6 @@ def provided_token(
     token: str | None = Query(default=None, description="Alternative to the X-Job-Token header (for <audio src>)."),
 ) -> str | None:
     return x_job_token or token
-
-
-def get_job(session: Session, state: AppState, job_id: str, token: str | None, kind_prefix: str | None = None) -> Job:
-    """Transition for the old MIDI handlers (they catch HTTPException to label batch items): as
-    :func:`burntbeats.jobs.access.find_job`, with HTTP exceptions."""
-    try:
-        return access.find_job(session, state.secret, job_id, token, kind_prefix)
-    except (NotFound, Forbidden) as exc:
-        raise HTTPException(status_code=404 if isinstance(exc, NotFound) else 403, detail=exc.message) from None
 
 
 def job_access(kind: str | None = None) -> Callable[..., Job]:

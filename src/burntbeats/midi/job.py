@@ -40,13 +40,14 @@ from burntbeats.midi.engine import (
 from burntbeats.midi.merge import MergeSource, merge_sources, unique_names
 from burntbeats.midi.midifile import MidiWriteError, TrackSpec, read_midi, write_midi
 from burntbeats.midi.notes import Note, NoteStore
-from burntbeats.storage import get_storage, safe_filename, safe_stem_name
+from burntbeats.storage import safe_filename, safe_stem_name
 
 OUTPUT_MIDI = "output.mid"
 METADATA = "metadata.json"
 EXPORT_ZIP = "stems.zip"
 MERGED_NAME = "merged"
 STEMS_SUBDIR = "stems"  # burntbeats.separation.job.STEMS_SUBDIR (not imported: keeps torch-free imports light)
+EXPORT_SOURCES = "sources"  # an export's inputs, linked into its own space at submission
 
 
 @dataclass
@@ -262,13 +263,30 @@ def run_transcribe(ctx: JobContext) -> dict:
     }
 
 
+def export_source(index: int, item_type: str) -> dict[str, str]:
+    """Where export item `index`'s files lie in the export job's own space, by role: a MIDI item's output.mid
+    and metadata.json (as they were when the export was submitted), or a stem's WAV."""
+    base = f"{EXPORT_SOURCES}/{index:02d}"
+    if item_type == "midi":
+        return {"midi": f"{base}.mid", "metadata": f"{base}.json"}
+    return {"audio": f"{base}.wav"}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def _member_name(name: str) -> str:
     return safe_stem_name(safe_filename(name, "track"), "track")
 
 
 def run_export(ctx: JobContext) -> dict:
     """mode "stems": one .mid per selected stem plus merged.mid, zipped. Items are MIDI jobs (their
-    current, possibly edited, notes) or stems of a stems job (transcribed here with `settings`)."""
+    notes, edits included, as they were at submission) or stems of a stems job (transcribed here with
+    `settings`); either way read from this job's own space (`export_source`), never another job's."""
     mode = ctx.params.get("mode", "stems")
     if mode != "stems":
         raise JobError(f"Unknown export mode {mode!r}; this version supports mode=stems.")
@@ -276,7 +294,6 @@ def run_export(ctx: JobContext) -> dict:
     if not items:
         raise JobError("Nothing to export: no stems were selected.")
     cs = settings_from_params(ctx.params.get("settings"))
-    storage = get_storage(ctx.settings)
     out_dir = ctx.job_dir / "export"
     out_dir.mkdir(parents=True, exist_ok=True)
     names = unique_names([MERGED_NAME] + [_member_name(i.get("name") or i.get("stem") or "track") for i in items])[1:]
@@ -288,21 +305,21 @@ def run_export(ctx: JobContext) -> dict:
     n = len(items)
     for idx, (item, name) in enumerate(zip(items, names)):
         ctx.progress("collecting", 5 + 85 * idx / n)
-        src_dir = storage.job_dir(item["job_id"])
+        files = {role: ctx.job_dir / stored for role, stored in export_source(idx, item.get("type")).items()}
         member = out_dir / f"{name}.mid"
         if item.get("type") == "midi":
-            midi_path = src_dir / OUTPUT_MIDI
+            midi_path = files["midi"]
             if not midi_path.exists():
-                raise JobError(f"The MIDI of {item.get('name') or item['job_id']!r} has expired; convert it again.")
+                raise JobError(f"The MIDI of {item.get('name') or item['job_id']!r} is missing; export it again.")
             shutil.copyfile(midi_path, member)
             notes = read_midi(member).all_notes()
-            track = read_metadata(src_dir).get("track") or {}
+            track = _read_json(files["metadata"]).get("track") or {}
             program, is_drum = int(track.get("program") or 0), bool(track.get("is_drum"))
         else:
             stem = item["stem"]
-            wav = src_dir / STEMS_SUBDIR / f"{stem}.wav"
+            wav = files["audio"]
             if not wav.exists():
-                raise JobError(f"The stem {stem!r} of job {item['job_id']} has expired; split the song again.")
+                raise JobError(f"The stem {stem!r} of job {item['job_id']} is missing; export it again.")
             span = ctx.sub_progress(f"transcribing {stem}", 5 + 85 * idx / n, 5 + 85 * (idx + 1) / n)
             result, _, _engine_used = transcribe_audio_file(wav, cs, ctx.settings, ctx.job_dir / "work", span,
                                                               decode_any=False)
@@ -333,8 +350,8 @@ def run_export(ctx: JobContext) -> dict:
     os.replace(tmp_zip, ctx.job_dir / EXPORT_ZIP)
     _write_json(ctx.job_dir / METADATA, {"kind": "midi.export", "mode": mode, "members": members,
                                          "settings": cs.model_dump(), "created_at": _now()})
-    shutil.rmtree(out_dir, ignore_errors=True)
-    shutil.rmtree(ctx.job_dir / "work", ignore_errors=True)
+    for leftover in (out_dir, ctx.job_dir / "work", ctx.job_dir / EXPORT_SOURCES):
+        shutil.rmtree(leftover, ignore_errors=True)
     return {
         "engine": "basic-pitch-onnx" if transcribed else "midi-merge",
         "mode": mode,

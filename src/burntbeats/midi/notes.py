@@ -22,6 +22,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from burntbeats.errors import Conflict, InvalidRequest, NotFound
+
 BEND_RANGE_SEMITONES = 2.0
 MAX_BENDS_PER_NOTE = 2000
 MAX_TIME_S = 6 * 3600.0
@@ -82,7 +84,7 @@ def notes_to_dicts(notes: Sequence[Note]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 
 
-class NoteValidationError(ValueError):
+class NoteValidationError(InvalidRequest, ValueError):
     """An edited note list is malformed; the message names the first bad note."""
 
 
@@ -239,15 +241,15 @@ def quantize_notes(notes: Sequence[Note], grid: str, tempo_bpm: float) -> list[N
 # ---------------------------------------------------------------------------------------------
 
 
-class NothingToUndo(Exception):
+class NothingToUndo(Conflict):
     pass
 
 
-class VersionConflict(Exception):
+class VersionConflict(Conflict):
     pass
 
 
-class UnknownVersion(Exception):
+class UnknownVersion(NotFound):
     pass
 
 

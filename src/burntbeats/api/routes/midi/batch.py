@@ -2,32 +2,52 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from dataclasses import dataclass
+from typing import Any
 
-from burntbeats.api.common import INPUT_FILE, queue_derived_job
-from burntbeats.api.deps import AppState, app_state, current_user_id, db_session, job_token, provided_token
+from fastapi import APIRouter, Header, HTTPException, Request
+from sqlalchemy import select
+
+from burntbeats.api.common import INPUT_FILE, uploaded_audio
+from burntbeats.api.deps import AppState, SessionDep, StateDep, TokenDep, UserIdDep, job_token
 from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import (
-    BATCH_TOKEN_PURPOSE, KIND, check_queue, stem_params, stem_parent, upload_params,
+    BATCH_TOKEN_PURPOSE, KIND, check_queue, relabel, stem_input, stem_params, stem_parent, upload_params,
 )
 from burntbeats.api.routes.midi.params import (
     SETTINGS_DOC, UPLOAD_FIELDS, BatchRequest, body_schema, merged_settings, read_request,
 )
 from burntbeats.api.schemas.midi import BatchAcceptedPublic, BatchStatusPublic
-from burntbeats.api.uploads import save_and_probe
+from burntbeats.api.urls import file_url, path_for
 from burntbeats.audio import AudioError
+from burntbeats.errors import DomainError, Forbidden, InvalidRequest, NotFound
 from burntbeats.jobs import service, tokens
+from burntbeats.jobs.submit import JobInput, JobRequest, submit_jobs
 from burntbeats.midi.job import OUTPUT_MIDI
 from burntbeats.models import Job, JobStatus
-from burntbeats.storage import safe_filename
+from burntbeats.storage import Storage, safe_filename
 
 router = APIRouter(route_class=BoundedJsonRoute)
+
+NOTHING_QUEUED = " Nothing in this batch was queued."
 
 
 def batch_token(state: AppState, batch_id: str) -> str:
     return tokens.sign(state.secret, BATCH_TOKEN_PURPOSE, batch_id)
+
+
+@dataclass(frozen=True)
+class BatchItemInput:
+    """A job input whose refusal names the batch item (`Item 2 (notes.txt): ...`)."""
+
+    inner: JobInput
+    label: str
+
+    async def store(self, storage: Storage, job_id: str) -> dict[str, Any]:
+        try:
+            return await self.inner.store(storage, job_id)
+        except (HTTPException, DomainError, AudioError) as exc:
+            raise relabel(exc, self.label, NOTHING_QUEUED) from None
 
 
 @router.post(
@@ -49,84 +69,56 @@ def batch_token(state: AppState, batch_id: str) -> str:
 )
 async def batch(
     request: Request,
+    state: StateDep,
+    session: SessionDep,
+    user_id: UserIdDep,
     x_job_token: str | None = Header(default=None),
-    state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
-    user_id: str = Depends(current_user_id),
 ) -> dict:
     body, files, form = await read_request(request, BatchRequest)
-    prepared: list[str] = []
     try:
         uploads = [f for key, f in files if key in UPLOAD_FIELDS]
         if len(files) != len(uploads):
-            raise HTTPException(status_code=422, detail="Invalid request. Send the audio in `files` fields.")
-        items = body.items
-        total = len(uploads) + len(items)
+            raise InvalidRequest("Invalid request. Send the audio in `files` fields.")
+        total = len(uploads) + len(body.items)
         if total == 0:
-            raise HTTPException(status_code=422, detail="The batch is empty: send `files` and/or stem `items`.")
+            raise InvalidRequest("The batch is empty: send `files` and/or stem `items`.")
         limit = state.settings.midi_max_batch_items
         if total > limit:
-            raise HTTPException(status_code=422, detail=f"A batch holds at most {limit} items; this one has {total}.")
+            raise InvalidRequest(f"A batch holds at most {limit} items; this one has {total}.")
         base = body.conversion_settings()
-        check_queue(state, session, total)
+        check_queue(state, session, total)  # before any upload is read
 
-        # 1. Validate every stem reference (no side effects yet).
-        refs = []
-        for i, item in enumerate(items):
-            label = f"Item {len(uploads) + i + 1} ({item.stem or 'stem'})"
+        # Uploads first, then stems (the order of `jobs` in the answer); each stem reference is checked here,
+        # each upload when submit_jobs stores it: one refusal and nothing is queued.
+        requests = [
+            JobRequest(kind=KIND, owner_id=user_id, params=upload_params(base, upload.filename, None),
+                       input_name=safe_filename(upload.filename),
+                       inputs=[BatchItemInput(uploaded_audio(state, upload), f"Item {i + 1} ({safe_filename(upload.filename)})")])
+            for i, upload in enumerate(uploads)
+        ]
+        for i, item in enumerate(body.items):
             cs = merged_settings(item, base=base, loc=("items", i))
             try:
-                parent, stem, wav = stem_parent(state, session, item.source_job or "", item.stem,
-                                                item.source_token or x_job_token)
-            except HTTPException as exc:
-                raise HTTPException(status_code=exc.status_code, detail=f"{label}: {exc.detail}") from None
-            refs.append((parent, stem, wav, cs, item.track_name))
-
-        # 2. Store and check every upload; nothing is queued if one is not audio.
-        stored = []
-        for i, upload in enumerate(uploads):
-            job_id = service.new_id()
-            prepared.append(job_id)
-            job_dir = state.storage.job_dir(job_id, create=True)
-            try:
-                info = await save_and_probe(upload, job_dir / INPUT_FILE, state.settings.max_upload_bytes,
-                                            state.settings.max_duration_s)
-            except (HTTPException, AudioError) as exc:
-                code = exc.status_code
-                detail = exc.detail if isinstance(exc, HTTPException) else str(exc)
-                raise HTTPException(
-                    status_code=code or 415,
-                    detail=f"Item {i + 1} ({safe_filename(upload.filename)}): {detail} Nothing in this batch was queued.",
-                ) from None
-            stored.append((job_id, upload.filename, info))
-
-        # 3. Queue everything under one group id.
+                parent, stem = stem_parent(state, session, item.source_job or "", item.stem,
+                                           item.source_token or x_job_token)
+            except (HTTPException, DomainError) as exc:
+                raise relabel(exc, f"Item {len(uploads) + i + 1} ({item.stem or 'stem'})") from None
+            requests.append(JobRequest(
+                kind=KIND, owner_id=parent.owner_id, params=stem_params(cs, parent, stem, item.track_name),
+                input_name=parent.input_name, parent_id=parent.id, inputs=[stem_input(parent, stem, INPUT_FILE)],
+            ))
         batch_id = service.new_id()
-        jobs: list[Job] = []
-        for job_id, filename, info in stored:
-            params = upload_params(base, filename, None)
-            params["input"] = {"format": info.format, "codec": info.codec, "sample_rate": info.sample_rate,
-                               "channels": info.channels, "duration_s": round(info.duration_s, 3)}
-            jobs.append(service.create_job(session, kind=KIND, owner_id=user_id, params=params, job_id=job_id,
-                                           input_name=safe_filename(filename), group_id=batch_id))
-        session.commit()
-        prepared.clear()
-        state.runner.notify()
-        for parent, stem, wav, cs, track_name in refs:
-            jobs.append(queue_derived_job(state, session, parent, kind=KIND, params=stem_params(cs, parent, stem, track_name),
-                                          group_id=batch_id, input_from=wav))
+        jobs = await submit_jobs(session, state, requests, group_id=batch_id)
     finally:
-        for job_id in prepared:
-            state.storage.delete_job(job_id)
         if form is not None:
             await form.close()
     return {
         "batch_id": batch_id,
         "batch_token": batch_token(state, batch_id),
-        "status_url": f"/api/midi/batch/{batch_id}",
+        "status_url": path_for(request, "midi.batch.status", batch_id=batch_id),
         "jobs": [
             {"job_id": j.id, "job_token": job_token(state, j.id), "name": (j.params or {}).get("track_name"),
-             "status_url": f"/api/midi/status/{j.id}"}
+             "status_url": path_for(request, "midi.status", job_id=j.id)}
             for j in jobs
         ],
     }
@@ -134,19 +126,14 @@ async def batch(
 
 @router.get("/batch/{batch_id}", name="midi.batch.status", response_model=BatchStatusPublic,
             response_model_exclude_unset=True, summary="A batch's overall status and each job's (pass the batch_token)")
-def batch_status(
-    batch_id: str,
-    token: str | None = Depends(provided_token),
-    state: AppState = Depends(app_state),
-    session: Session = Depends(db_session),
-) -> dict:
+def batch_status(request: Request, batch_id: str, token: TokenDep, state: StateDep, session: SessionDep) -> dict:
     jobs = list(session.scalars(
         select(Job).where(Job.group_id == batch_id, Job.kind == KIND).order_by(Job.created_at, Job.id)
     )) if len(batch_id) <= 32 else []
     if not jobs:
-        raise HTTPException(status_code=404, detail=f"No such batch: {batch_id}.")
+        raise NotFound(f"No such batch: {batch_id}.")
     if not tokens.verify(state.secret, BATCH_TOKEN_PURPOSE, batch_id, token):
-        raise HTTPException(status_code=403, detail="Missing or invalid batch token for this batch.")
+        raise Forbidden("Missing or invalid batch token for this batch.")
     counts: dict[str, int] = {}
     items = []
     for j in jobs:
@@ -160,10 +147,10 @@ def batch_status(
             "progress": round(j.progress or 0.0, 1),
             "stage": j.stage,
             "error": j.error,
-            "status_url": f"/api/midi/status/{j.id}",
+            "status_url": path_for(request, "midi.status", job_id=j.id),
         }
         if j.status == JobStatus.SUCCEEDED and j.files_purged_at is None:
-            item["file_url"] = f"/api/midi/file/{j.id}/{OUTPUT_MIDI}?token={item['job_token']}"
+            item["file_url"] = file_url(request, "midi.file", item["job_token"], job_id=j.id, filename=OUTPUT_MIDI)
             item["note_count"] = (j.result or {}).get("note_count")
         items.append(item)
     finished = sum(counts.get(s, 0) for s in JobStatus.FINISHED)

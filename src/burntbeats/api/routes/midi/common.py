@@ -1,26 +1,37 @@
-"""What the MIDI routes share: the job kinds, job access, queue limits, stem sources and URLs."""
+"""What the MIDI routes share: job access, queue limits, stem sources, the job's files and its URLs."""
 
 from __future__ import annotations
 
+import copy
+import json
 from pathlib import Path
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from burntbeats.api.common import files_gone, require_succeeded
-from burntbeats.api.deps import AppState, app_state, get_job, job_access, job_token
+from burntbeats.api.deps import AppState, StateDep, job_access, job_token
+from burntbeats.api.urls import file_url, path_for
+from burntbeats.audio import AudioError
+from burntbeats.errors import Conflict, DomainError, Forbidden, Gone, InvalidRequest, NotFound
+from burntbeats.jobs.access import find_job
 from burntbeats.jobs.admission import check_queue_depth
-from burntbeats.jobs.kinds import JobFamily
+from burntbeats.jobs.kinds import JobFamily, JobKind
+from burntbeats.jobs.submit import FilesFromJob
 from burntbeats.midi.engine import ConversionSettings
 from burntbeats.midi.job import METADATA, OUTPUT_MIDI, STEMS_SUBDIR
 from burntbeats.models import Job, JobStatus
 from burntbeats.storage import safe_filename, safe_stem_name
 
-KIND = "midi.transcribe"
-midi_job = job_access(KIND)
-EXPORT_KIND = "midi.export"
+KIND = JobKind.MIDI_TRANSCRIBE
+EXPORT_KIND = JobKind.MIDI_EXPORT
 BATCH_TOKEN_PURPOSE = "midi-batch"
 MIDI_MEDIA_TYPE = "audio/midi"
+STEM_GONE = "The source job's files have expired; please split the song again."
+
+MidiJob = Annotated[Job, Depends(job_access(KIND))]
+ExportJob = Annotated[Job, Depends(job_access(EXPORT_KIND))]
 
 
 def check_queue(state: AppState, session: Session, adding: int) -> None:
@@ -28,25 +39,32 @@ def check_queue(state: AppState, session: Session, adding: int) -> None:
     check_queue_depth(session, state.settings, JobFamily.MIDI, adding)
 
 
-def stem_parent(state: AppState, session: Session, source_job: str, stem: str | None, token: str | None) -> tuple[Job, str, Path]:
+def stem_name(stem: str) -> str:
+    """A stem's file in its stems job's space."""
+    return f"{STEMS_SUBDIR}/{stem}.wav"
+
+
+def stem_parent(state: AppState, session: Session, source_job: str, stem: str | None, token: str | None) -> tuple[Job, str]:
     """A finished stems job and one of its stems (403/404/409/410 with a sentence)."""
     if not token:
-        raise HTTPException(status_code=403, detail="Give the source job's token (`source_token` or the X-Job-Token header).")
-    parent = get_job(session, state, str(source_job), token, "stems.")
+        raise Forbidden("Give the source job's token (`source_token` or the X-Job-Token header).")
+    parent = find_job(session, state.secret, source_job, token, JobFamily.STEMS)
     if parent.status != JobStatus.SUCCEEDED and parent.files_purged_at is None:
-        raise HTTPException(status_code=409, detail=f"The stems job {parent.id} is {parent.status}, not finished yet.")
+        raise Conflict(f"The stems job {parent.id} is {parent.status}, not finished yet.")
     require_succeeded(parent)
     stems = list((parent.result or {}).get("stems", []))
     if not stem:
-        raise HTTPException(status_code=422, detail=f"Name the stem to convert (`stem`): one of {', '.join(stems)}.")
+        raise InvalidRequest(f"Name the stem to convert (`stem`): one of {', '.join(stems)}.")
     if stem not in stems:
-        raise HTTPException(
-            status_code=404, detail=f"The stems job {parent.id} has no stem named {stem!r}; it has: {', '.join(stems)}."
-        )
-    wav = state.storage.job_dir(parent.id) / STEMS_SUBDIR / f"{stem}.wav"
-    if not wav.exists():
-        raise HTTPException(status_code=410, detail="The source job's files have expired; please split the song again.")
-    return parent, stem, wav
+        raise NotFound(f"The stems job {parent.id} has no stem named {stem!r}; it has: {', '.join(stems)}.")
+    if not state.storage.exists(parent.id, stem_name(stem)):
+        raise Gone(STEM_GONE)
+    return parent, stem
+
+
+def stem_input(parent: Job, stem: str, name: str) -> FilesFromJob:
+    """The stem linked into the new job's space as `name` at submission (the job reads only its own space)."""
+    return FilesFromJob(parent.id, {name: stem_name(stem)}, gone_message=STEM_GONE)
 
 
 def stem_params(cs: ConversionSettings, parent: Job, stem: str, track_name: str | None) -> dict:
@@ -69,32 +87,53 @@ def upload_params(cs: ConversionSettings, filename: str | None, track_name: str 
     }
 
 
-def urls(state: AppState, job: Job) -> dict[str, str]:
+def relabel(exc: Exception, label: str, suffix: str = "") -> Exception:
+    """The same refusal (status, headers) with `label: ` in front of its sentence, e.g. `Item 2 (a.wav): ...`."""
+    if isinstance(exc, HTTPException):
+        return HTTPException(status_code=exc.status_code, detail=f"{label}: {exc.detail}{suffix}", headers=exc.headers)
+    if isinstance(exc, (DomainError, AudioError)):
+        labelled = copy.copy(exc)
+        labelled.message = f"{label}: {exc.message}{suffix}"
+        labelled.args = (labelled.message,)
+        return labelled
+    return exc
+
+
+def urls(request: Request, state: AppState, job: Job) -> dict[str, str]:
     tok = job_token(state, job.id)
     return {
-        "status_url": f"/api/midi/status/{job.id}",
-        "file_url": f"/api/midi/file/{job.id}/{OUTPUT_MIDI}?token={tok}",
-        "metadata_url": f"/api/midi/file/{job.id}/{METADATA}?token={tok}",
-        "notes_url": f"/api/midi/notes/{job.id}",
-        "versions_url": f"/api/midi/notes/{job.id}/versions",
+        "status_url": path_for(request, "midi.status", job_id=job.id),
+        "file_url": file_url(request, "midi.file", tok, job_id=job.id, filename=OUTPUT_MIDI),
+        "metadata_url": file_url(request, "midi.file", tok, job_id=job.id, filename=METADATA),
+        "notes_url": path_for(request, "midi.notes", job_id=job.id),
+        "versions_url": path_for(request, "midi.notes.versions", job_id=job.id),
     }
 
 
-def midi_dir(state: AppState, job: Job) -> Path:
+def read_job_metadata(state: AppState, job_id: str) -> dict[str, Any]:
+    """The job's metadata.json ({} if absent or unreadable, as midi.job.read_metadata)."""
+    try:
+        return json.loads(state.storage.read(job_id, METADATA))
+    except (OSError, ValueError):
+        return {}
+
+
+def notes_dir(state: AppState, job: Job) -> Path:
+    """The job's folder, where NoteStore keeps the versions under a file lock: edits are made in place,
+    like a worker's, on the machine that holds the job (the Storage interface's `job_dir`)."""
     return state.storage.job_dir(job.id)
-
-
-def finished_midi_job_by_token(session: Session, state: AppState, job_id: str, token: str | None) -> Job:
-    return require_midi_output(state, get_job(session, state, job_id, token, KIND))
-
-
-def finished_midi_job(job: Job = Depends(midi_job), state: AppState = Depends(app_state)) -> Job:
-    """Route dependency: the path's finished MIDI job, with its files still there."""
-    return require_midi_output(state, job)
 
 
 def require_midi_output(state: AppState, job: Job) -> Job:
     require_succeeded(job)
-    if not (midi_dir(state, job) / OUTPUT_MIDI).exists():
+    if not state.storage.exists(job.id, OUTPUT_MIDI):
         raise files_gone()
     return job
+
+
+def finished_midi_job(job: MidiJob, state: StateDep) -> Job:
+    """Route dependency: the path's finished MIDI job, with its files still there."""
+    return require_midi_output(state, job)
+
+
+FinishedMidiJob = Annotated[Job, Depends(finished_midi_job)]
