@@ -164,3 +164,14 @@ def test_derived_job_of_an_expired_parent_is_410_and_creates_nothing(app_env, tm
     assert resp.status_code == 410 and "expired" in resp.json()["detail"]
     assert runner.submitted == [split["job_id"]]
     assert sorted(p.name for p in settings.jobs_dir.iterdir()) == [split["job_id"]]
+
+
+def test_kind_names_and_families():
+    from burntbeats.jobs.kinds import JobFamily, family_of, kind_matches
+    from burntbeats.jobs.registry import JOB_KINDS
+
+    assert set(JOB_KINDS) == set(JobKind)  # every kind has a handler, every handler a kind
+    assert JobKind.STEMS_SPLIT == "stems.split" and family_of("midi.export") is JobFamily.MIDI
+    assert kind_matches("stems.export", JobFamily.STEMS) and kind_matches("stems.export", "stems.")
+    assert kind_matches("stems.split", JobKind.STEMS_SPLIT) and not kind_matches("stems.export", JobKind.STEMS_SPLIT)
+    assert not kind_matches("stemsx.split", "stems") and not kind_matches("speech.enhance", "spee")

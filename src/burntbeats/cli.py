@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from burntbeats.jobs.context import JobContext, JobError
+from burntbeats.jobs.kinds import JobKind
 from burntbeats.settings import get_settings
 from burntbeats.storage import safe_stem_name
 
@@ -106,7 +107,7 @@ def separate(
     dest = output_dir / safe_stem_name(input_file.name)
 
     def work(tmp: Path) -> None:
-        result = run_job_locally("stems.split", input_file, {"stems": stems, "quality": quality}, tmp,
+        result = run_job_locally(JobKind.STEMS_SPLIT, input_file, {"stems": stems, "quality": quality}, tmp,
                                  f"Separating {input_file.name}")
         dest.mkdir(parents=True, exist_ok=True)
         for name in result["stems"]:

@@ -36,6 +36,7 @@ def transcribe(
     from pydantic import ValidationError
 
     from burntbeats.cli import _check_input, console, run_job_locally, with_workdir
+    from burntbeats.jobs.kinds import JobKind
     from burntbeats.midi.engine import ConversionSettings, get_engine
     from burntbeats.settings import get_settings
     from burntbeats.storage import safe_stem_name
@@ -59,7 +60,7 @@ def transcribe(
               "track_name": track_name or safe_stem_name(input_file.name, "transcription"), "source": {"type": "file"}}
 
     def work(tmp: Path) -> None:
-        result = run_job_locally("midi.transcribe", input_file, params, tmp, f"Transcribing {input_file.name}")
+        result = run_job_locally(JobKind.MIDI_TRANSCRIBE, input_file, params, tmp, f"Transcribing {input_file.name}")
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(tmp / "output.mid", dest)
         if metadata:

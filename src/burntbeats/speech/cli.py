@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from burntbeats.jobs.context import JobError
+from burntbeats.jobs.kinds import JobKind
 from burntbeats.speech.engines import ENGINE_CHOICES
 from burntbeats.speech.job import SPEECH_SUBDIR, parse_params
 
@@ -53,7 +54,7 @@ def enhance(
         raise typer.BadParameter("the output would overwrite the input", param_hint="--output")
 
     def work(tmp: Path) -> None:
-        result = run_job_locally("speech.enhance", input_file, params, tmp, f"Enhancing {input_file.name}")
+        result = run_job_locally(JobKind.SPEECH_ENHANCE, input_file, params, tmp, f"Enhancing {input_file.name}")
         output.parent.mkdir(parents=True, exist_ok=True)
         targets = [("enhanced", output)]
         if keep_original:
