@@ -464,3 +464,56 @@ def test_midi_from_a_stem_gets_its_own_copy_of_the_stem(client, stems_job, setti
     new_id = resp.json()["job_id"]
     assert storage.read(new_id, "input") == storage.read(stems_id, "stems/instrumental.wav")
     assert wait_for(client, f"/api/midi/status/{new_id}", resp.json()["job_token"])["status"] == "succeeded"
+
+
+def test_midi_jobs_from_other_jobs_need_nothing_of_them_once_submitted(tmp_path, audio_dir):
+    """MIDI from a stem, a batch of stems and a MIDI export get their inputs at submission: the source jobs'
+    spaces can be gone by the time they run (the jobs run here, in order, with the worker's code)."""
+    from burntbeats.api.app import create_app
+    from burntbeats.storage import get_storage
+    from test_submit import RecordingRunner, run_queued
+
+    d, _ = audio_dir
+    settings = make_settings(tmp_path)
+    song = tmp_path / "song.wav"
+    make_song(song, seconds=3.0)
+    with TestClient(create_app(settings, runner=RecordingRunner())) as client:
+        split = client.post("/api/stems/split", files={"file": ("song.wav", song.read_bytes())},
+                            data={"stems": "2", "quality": "fast"}).json()
+        lead = _upload(client, d / "lead take.wav").json()
+        assert run_queued(settings) == ["succeeded", "succeeded"]
+
+        stem_ref = {"source_job": split["job_id"], "stem": "vocals", "source_token": split["job_token"]}
+        single = client.post("/api/midi/convert", json=stem_ref).json()
+        batch = client.post("/api/midi/batch", json={"items": [stem_ref, {**stem_ref, "stem": "instrumental"}]}).json()
+        export = client.post("/api/midi/export", json={
+            "selected_stems": ["lead take", "instrumental"],
+            "source_jobs": [{"job_id": lead["job_id"], "job_token": lead["job_token"]},
+                            {"job_id": split["job_id"], "job_token": split["job_token"]}],
+        }).json()
+        storage = get_storage(settings)
+        storage.delete(split["job_id"])
+        storage.delete(lead["job_id"])
+
+        assert run_queued(settings) == ["succeeded"] * 4
+        assert client.get(single["status_url"], headers={"X-Job-Token": single["job_token"]}).json()["note_count"] > 0
+        done = client.get(batch["status_url"], headers={"X-Job-Token": batch["batch_token"]}).json()
+        assert done["status"] == "succeeded" and done["total"] == 2
+        status = client.get(export["status_url"], headers={"X-Job-Token": export["export_token"]}).json()
+        assert status["members"] == ["lead take.mid", "instrumental.mid", "merged.mid"]
+        assert storage.list(export["export_id"]) == ["metadata.json", "stems.zip"]  # sources/ dropped
+
+
+def test_a_failed_export_leaves_no_scratch_files(tmp_path, settings):
+    from burntbeats.jobs.context import JobContext, JobError
+    from burntbeats.midi.job import export_source, run_export
+
+    own = tmp_path / "export-job"
+    (own / "sources").mkdir(parents=True)
+    (own / export_source(0, "midi")["midi"]).write_bytes(b"MThd not really a MIDI file")
+    ctx = JobContext(job_id="e" * 32, kind="midi.export", owner_id="local", job_dir=own, input_path=None,
+                     settings=settings, params={"mode": "stems", "items": [
+                         {"type": "midi", "job_id": "f" * 32, "name": "lead", "stem": "lead"}]})
+    with pytest.raises(JobError, match="could not be read"):
+        run_export(ctx)
+    assert sorted(p.name for p in own.iterdir()) == ["sources"]  # the input stays (a retry needs it), scratch goes

@@ -48,6 +48,7 @@ EXPORT_ZIP = "stems.zip"
 MERGED_NAME = "merged"
 STEMS_SUBDIR = "stems"  # burntbeats.separation.job.STEMS_SUBDIR (not imported: keeps torch-free imports light)
 EXPORT_SOURCES = "sources"  # an export's inputs, linked into its own space at submission
+EXPORT_SCRATCH = "export"  # the members while the zip is made
 
 
 @dataclass
@@ -284,6 +285,17 @@ def _member_name(name: str) -> str:
 
 
 def run_export(ctx: JobContext) -> dict:
+    """The export job (see `_export`); its scratch folders go whatever happens, its inputs once it succeeded."""
+    try:
+        result = _export(ctx)
+    finally:
+        for scratch in (ctx.job_dir / EXPORT_SCRATCH, ctx.job_dir / "work"):
+            shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(ctx.job_dir / EXPORT_SOURCES, ignore_errors=True)
+    return result
+
+
+def _export(ctx: JobContext) -> dict:
     """mode "stems": one .mid per selected stem plus merged.mid, zipped. Items are MIDI jobs (their
     notes, edits included, as they were at submission) or stems of a stems job (transcribed here with
     `settings`); either way read from this job's own space (`export_source`), never another job's."""
@@ -294,7 +306,7 @@ def run_export(ctx: JobContext) -> dict:
     if not items:
         raise JobError("Nothing to export: no stems were selected.")
     cs = settings_from_params(ctx.params.get("settings"))
-    out_dir = ctx.job_dir / "export"
+    out_dir = ctx.job_dir / EXPORT_SCRATCH
     out_dir.mkdir(parents=True, exist_ok=True)
     names = unique_names([MERGED_NAME] + [_member_name(i.get("name") or i.get("stem") or "track") for i in items])[1:]
 
@@ -312,7 +324,11 @@ def run_export(ctx: JobContext) -> dict:
             if not midi_path.exists():
                 raise JobError(f"The MIDI of {item.get('name') or item['job_id']!r} is missing; export it again.")
             shutil.copyfile(midi_path, member)
-            notes = read_midi(member).all_notes()
+            try:
+                notes = read_midi(member).all_notes()
+            except (OSError, EOFError, ValueError, MidiWriteError):  # mido's errors for a damaged file
+                raise JobError(f"The MIDI of {item.get('name') or item['job_id']!r} could not be read; "
+                               "convert it again.") from None
             track = _read_json(files["metadata"]).get("track") or {}
             program, is_drum = int(track.get("program") or 0), bool(track.get("is_drum"))
         else:
@@ -350,8 +366,6 @@ def run_export(ctx: JobContext) -> dict:
     os.replace(tmp_zip, ctx.job_dir / EXPORT_ZIP)
     _write_json(ctx.job_dir / METADATA, {"kind": "midi.export", "mode": mode, "members": members,
                                          "settings": cs.model_dump(), "created_at": _now()})
-    for leftover in (out_dir, ctx.job_dir / "work", ctx.job_dir / EXPORT_SOURCES):
-        shutil.rmtree(leftover, ignore_errors=True)
     return {
         "engine": "basic-pitch-onnx" if transcribed else "midi-merge",
         "mode": mode,
