@@ -62,3 +62,8 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     files_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The worker running the job holds a lease, renewed by its heartbeat; an expired lease means the
+    # worker is gone and the job goes back to the queue (or fails after JOB_MAX_ATTEMPTS).
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     max_duration_s: float = Field(default=30 * 60, gt=0)
     job_concurrency: int = Field(default=max(1, min(2, os.cpu_count() or 1)), ge=1)
     job_retention_hours: float = Field(default=24.0, gt=0)
+    # A running job's lease: its worker renews it every JOB_LEASE_S / 3; when it runs out the worker is
+    # presumed dead and the job is re-queued, until it has been tried JOB_MAX_ATTEMPTS times.
+    job_lease_s: float = Field(default=30.0, ge=0.5)
+    job_max_attempts: int = Field(default=3, ge=1)
     torch_threads: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
 
     # Signs per-job download tokens. Set it in production; the default is per-install random.

@@ -2,7 +2,8 @@
 
 A handler is a plain function `handler(ctx: JobContext) -> dict` registered in
 `burntbeats.jobs.registry.JOB_KINDS`. It reads `ctx.params` and `ctx.input_path`,
-writes its outputs under `ctx.job_dir`, calls `ctx.progress(stage, percent)` as it
+writes its outputs under `ctx.job_dir` (in the server, a staging folder for this attempt whose
+contents are moved into the job's folder only when the attempt succeeds), calls `ctx.progress(stage, percent)` as it
 goes, and returns a JSON-able result dict which is stored on the job. It raises
 `JobError("a sentence for the user")` for failures the user should read; any other
 exception is logged and reported as a generic internal error.
@@ -34,6 +35,7 @@ class JobContext:
     job_dir: Path
     input_path: Path | None
     settings: Settings
+    attempt: int = 1
     # Set by the runner: persists (stage, percent) and raises JobCancelled if the job was cancelled.
     report: Callable[[str, float], None] = field(default=lambda stage, pct: None, repr=False)
 

@@ -1,31 +1,48 @@
 """Job runners: where queued jobs get executed.
 
-`LocalRunner` (the embedded default) keeps a pool of worker processes inside the
-app's process tree and a dispatcher thread that claims queued jobs from the
-database in order. Inference never runs on the API's event loop, and with
-JOB_CONCURRENCY=2 both cores are in use. A scale-out runner (Celery on Redis)
-implements the same three methods.
+`LocalRunner` (the embedded default) supervises JOB_CONCURRENCY long-lived worker processes
+inside the app's process tree. One supervisor thread claims queued jobs from the database in
+order, hands each to an idle worker over its pipe, and watches every worker's process sentinel:
+a worker that dies (segfault, SIGKILL, out of memory) takes only its own job with it, which goes
+back to the queue (or fails after JOB_MAX_ATTEMPTS), and a fresh worker takes its slot. Each
+running job holds a lease its worker's heartbeat renews; a job whose lease ran out (its server
+was killed, or a worker stalled) is recovered the same way, by whichever server sweeps first.
+A scale-out runner (Celery on Redis) implements the same interface: `submit` a queued job,
+`claim` it in the worker that runs it.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import multiprocessing
+import os
+import signal
+import socket
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import time
+import uuid
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from typing import Protocol
 
 from burntbeats.db import session_scope
 from burntbeats.jobs import service
+from burntbeats.jobs.worker_process import worker_main
+from burntbeats.models import JobStatus
 from burntbeats.settings import Settings
 from burntbeats.storage import get_storage
 
 log = logging.getLogger(__name__)
 
-_worker_settings: Settings | None = None
-WARM_IMPORTS = ("burntbeats.audio", "burntbeats.separation.job")
+WORKER_DIED = (
+    "The worker processing this job stopped unexpectedly (it may have run out of memory) on each of its "
+    "{attempts} attempts, so it was not tried again. Try a shorter file or a faster quality mode."
+)
+LEASE_EXPIRED = (
+    "This job's worker stopped responding on each of its {attempts} attempts, so it was not tried again. "
+    "Try a shorter file or a faster quality mode."
+)
+MAX_RESPAWN_DELAY_S = 30.0
 
 
 class JobRunner(Protocol):
@@ -33,31 +50,28 @@ class JobRunner(Protocol):
     def stop(self) -> None: ...
     def submit(self, job_id: str) -> None:
         """Job `job_id` was committed as queued: run it when a slot is free."""
+    def claim(self, job_id: str, worker_id: str) -> bool:
+        """Atomically take queued job `job_id` for `worker_id` (with a lease); False if it was taken."""
     def notify(self) -> None:
         """A job was queued (or cancelled): look at the queue now."""
 
 
-def _init_worker(settings_json: str) -> None:
-    global _worker_settings
-    logging.basicConfig(level=logging.INFO)
-    _worker_settings = Settings.model_validate_json(settings_json)
-    # Pay the heavy imports (numpy, scipy, PyAV, the engines) once per worker, not in the first job.
-    for module in WARM_IMPORTS:
-        try:
-            importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - a broken optional engine must not kill the worker
-            logging.getLogger(__name__).exception("warm-up import of %s failed", module)
+@dataclass
+class _Slot:
+    """One worker process and the job it is running (if any)."""
 
+    index: int
+    process: multiprocessing.process.BaseProcess | None = None
+    conn: Connection | None = None
+    ready: bool = False
+    job_id: str | None = None
+    owner: str | None = None
+    failures: int = 0  # consecutive deaths before a worker got ready (a broken install)
+    respawn_at: float = 0.0
 
-def _ready() -> bool:
-    return True
-
-
-def _run_in_worker(job_id: str) -> str:
-    from burntbeats.jobs.worker import execute_job
-
-    assert _worker_settings is not None
-    return execute_job(job_id, _worker_settings)
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
 
 
 class LocalRunner:
@@ -65,102 +79,196 @@ class LocalRunner:
         self.settings = settings
         self.concurrency = settings.job_concurrency
         self.purge_interval_s = purge_interval_s
+        self.lease_s = settings.job_lease_s
+        self.max_attempts = settings.job_max_attempts
         self._url = settings.resolved_database_url
-        self._wake = threading.Event()
+        self._storage = get_storage(settings)
+        self._host = socket.gethostname()[:40]
+        self._mp = multiprocessing.get_context("spawn")  # workers inherit no threads or open connections
+        self._slots = [_Slot(i) for i in range(self.concurrency)]
         self._stopping = threading.Event()
-        self._lock = threading.Lock()
-        self._inflight: dict[Future, str] = {}
-        self._pool: ProcessPoolExecutor | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._thread: threading.Thread | None = None
 
-    # -- lifecycle -------------------------------------------------------
+    # -- the runner interface ----------------------------------------------
     def start(self) -> None:
-        with session_scope(self._url) as session:
-            service.requeue_interrupted(session)
-        self._pool = self._new_pool()
-        for _ in range(self.concurrency):  # start the worker processes now, not at the first job
-            self._pool.submit(_ready)
-        self._thread = threading.Thread(target=self._dispatch_loop, name="job-dispatcher", daemon=True)
+        self._recover_abandoned()
+        self._thread = threading.Thread(target=self._supervise, name="job-supervisor", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stopping.set()
-        self._wake.set()
+        self.notify()
         if self._thread:
             self._thread.join(timeout=10)
-        if self._pool:
-            # Running jobs stay `running` in the database and are re-queued at the next start.
-            processes = list((getattr(self._pool, "_processes", None) or {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            for proc in processes:
-                proc.terminate()
+        for slot in self._slots:
+            self._end_worker(slot, signal.SIGTERM)
+        for slot in self._slots:
+            if slot.process is not None:
+                slot.process.join(timeout=3)
+                self._end_worker(slot, signal.SIGKILL)
+            if slot.job_id and slot.owner:
+                # Interrupted by the operator, not by the job: back to the queue, the attempt not counted.
+                with session_scope(self._url) as session:
+                    service.release(session, slot.job_id, slot.owner)
+        self._wake_r.close()
+        self._wake_w.close()
 
     def submit(self, job_id: str) -> None:
-        # The local dispatcher claims from the database queue in order; waking it is enough.
-        self._wake.set()
+        # The local supervisor claims from the database queue in order; waking it is enough.
+        self.notify()
+
+    def claim(self, job_id: str, worker_id: str) -> bool:
+        with session_scope(self._url) as session:
+            return service.claim(session, job_id, worker_id, self.lease_s)
 
     def notify(self) -> None:
-        self._wake.set()
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:  # the wake-up buffer is full (the supervisor is already due to look) or closed
+            pass
 
-    # -- internals -------------------------------------------------------
-    def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn: workers never inherit the API's threads or open database connections.
-        return ProcessPoolExecutor(
-            max_workers=self.concurrency,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-            initargs=(self.settings.model_dump_json(),),
-        )
+    def worker_pids(self) -> list[int]:
+        return [slot.pid for slot in self._slots if slot.process is not None and slot.pid]
 
-    def _dispatch_loop(self) -> None:
-        last_purge = 0.0
-        import time
-
+    # -- the supervisor thread ----------------------------------------------
+    def _supervise(self) -> None:
+        last_sweep = last_purge = time.monotonic()
+        sweep_every = min(self.lease_s / 3, 5.0)
         while not self._stopping.is_set():
             try:
-                self._fill_slots()
-                if time.monotonic() - last_purge > self.purge_interval_s:
-                    last_purge = time.monotonic()
+                self._spawn_missing()
+                self._wait_for_events(timeout=min(1.0, sweep_every))
+                for slot in self._slots:
+                    if slot.process is not None and not slot.process.is_alive():
+                        self._on_worker_death(slot)
+                if self._stopping.is_set():
+                    break
+                self._dispatch()
+                now = time.monotonic()
+                if now - last_sweep >= sweep_every:
+                    last_sweep = now
+                    self._recover_abandoned()
+                if now - last_purge > self.purge_interval_s:
+                    last_purge = now
                     purge_expired(self.settings)
-            except Exception:  # noqa: BLE001 - the dispatcher must survive a database hiccup
-                log.exception("job dispatcher error")
-            self._wake.wait(timeout=1.0)
-            self._wake.clear()
+            except Exception:  # noqa: BLE001 - the supervisor must survive a database hiccup
+                log.exception("job supervisor error")
+                time.sleep(1.0)
 
-    def _fill_slots(self) -> None:
-        while not self._stopping.is_set():
-            with self._lock:
-                if len(self._inflight) >= self.concurrency:
-                    return
+    def _spawn_missing(self) -> None:
+        now = time.monotonic()
+        for slot in self._slots:
+            if slot.process is None and now >= slot.respawn_at:
+                parent_end, child_end = self._mp.Pipe()
+                process = self._mp.Process(
+                    target=worker_main,
+                    args=(child_end, self.settings.model_dump_json(), os.getpid()),
+                    name=f"burntbeats-worker-{slot.index}",
+                    daemon=True,
+                )
+                process.start()  # from this thread: the kernel ends the worker when this thread ends
+                child_end.close()
+                slot.process, slot.conn, slot.ready = process, parent_end, False
+
+    def _wait_for_events(self, timeout: float) -> None:
+        by_conn = {slot.conn: slot for slot in self._slots if slot.conn is not None}
+        sentinels = [slot.process.sentinel for slot in self._slots if slot.process is not None]
+        for ready in wait([self._wake_r, *by_conn, *sentinels], timeout=timeout):
+            if ready is self._wake_r:
+                try:
+                    while self._wake_r.recv(4096):
+                        pass
+                except (BlockingIOError, OSError):
+                    pass
+            elif ready in by_conn:
+                self._read_messages(by_conn[ready])
+
+    def _read_messages(self, slot: _Slot) -> None:
+        try:
+            while slot.conn is not None and slot.conn.poll():
+                message = slot.conn.recv()
+                if message[0] == "ready":
+                    slot.ready, slot.failures = True, 0
+                elif message[0] == "done" and message[1] == slot.job_id:
+                    log.info("job %s ended %s in worker %s", slot.job_id, message[2], slot.pid)
+                    slot.job_id = slot.owner = None
+        except (EOFError, OSError):  # the worker is gone; its sentinel says so too
+            pass
+
+    def _on_worker_death(self, slot: _Slot) -> None:
+        self._read_messages(slot)  # a job it finished just before dying is not re-run
+        assert slot.process is not None
+        pid, code = slot.process.pid, slot.process.exitcode
+        self._end_worker(slot, signal.SIGKILL)  # anything the job started in its process group
+        if slot.conn is not None:
+            slot.conn.close()
+        if slot.job_id:
+            log.error("worker %s died (exit code %s) while running job %s", pid, code, slot.job_id)
+            self._retry_or_fail(slot.job_id, owner=slot.owner, message=WORKER_DIED)
+        elif not self._stopping.is_set():
+            log.warning("worker %s died (exit code %s)", pid, code)
+        if not slot.ready:  # died before it could take work: back off rather than spin
+            slot.failures += 1
+        delay = 0.0 if slot.ready else min(MAX_RESPAWN_DELAY_S, 0.5 * 2 ** slot.failures)
+        slot.process = slot.conn = slot.job_id = slot.owner = None
+        slot.ready, slot.respawn_at = False, time.monotonic() + delay
+
+    def _end_worker(self, slot: _Slot, sig: int) -> None:
+        if slot.process is None or slot.process.pid is None:
+            return
+        try:
+            os.killpg(slot.process.pid, sig)  # the worker leads its own process group
+        except (ProcessLookupError, PermissionError):
+            pass
+        if slot.process.is_alive():  # not yet in its own group (still starting up)
+            try:
+                os.kill(slot.process.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def _dispatch(self) -> None:
+        for slot in self._slots:
+            if self._stopping.is_set():
+                return
+            if not slot.ready or slot.job_id is not None or slot.conn is None:
+                continue
+            owner = f"{self._host}/{slot.pid}/{uuid.uuid4().hex[:8]}"
             with session_scope(self._url) as session:
-                job_id = service.claim_next(session)
+                job_id = service.claim_next(session, owner, self.lease_s)
             if job_id is None:
                 return
-            assert self._pool is not None
+            slot.job_id, slot.owner = job_id, owner
             try:
-                future = self._pool.submit(_run_in_worker, job_id)
-            except BrokenProcessPool:
-                self._pool = self._new_pool()
-                future = self._pool.submit(_run_in_worker, job_id)
-            with self._lock:
-                self._inflight[future] = job_id
-            future.add_done_callback(self._on_done)
+                slot.conn.send((job_id, owner))
+            except OSError:  # it just died: the death handler re-queues the job
+                pass
 
-    def _on_done(self, future: Future) -> None:
-        with self._lock:
-            job_id = self._inflight.pop(future, None)
-        exc = future.exception() if not future.cancelled() else None
-        if exc is not None and job_id and not self._stopping.is_set():
-            # The worker process died (killed, out of memory): fail the job cleanly.
-            log.error("worker for job %s died: %r", job_id, exc)
-            from burntbeats.jobs.worker import user_message
+    def _recover_abandoned(self) -> None:
+        """Re-queue (or fail) running jobs whose lease ran out; kill a worker of ours that stalled."""
+        with session_scope(self._url) as session:
+            abandoned = service.abandoned_jobs(session)
+        for job_id, owner in abandoned:
+            mine = next((s for s in self._slots if s.job_id == job_id and s.owner == owner and owner), None)
+            if mine is not None:
+                log.error("worker %s stopped renewing the lease of job %s; ending it", mine.pid, job_id)
+                self._end_worker(mine, signal.SIGKILL)  # its death re-queues the job
+                continue
+            self._retry_or_fail(job_id, owner=owner, message=LEASE_EXPIRED, only_if_expired=True)
 
-            with session_scope(self._url) as session:
-                service.finish_job(session, job_id, error=user_message(exc) if not isinstance(exc, BrokenProcessPool)
-                                   else "The worker processing this job stopped unexpectedly. Please try again.")
-            if isinstance(exc, BrokenProcessPool):
-                self._pool = self._new_pool()
-        self._wake.set()
+    def _retry_or_fail(self, job_id: str, *, owner: str | None, message: str, only_if_expired: bool = False) -> None:
+        with session_scope(self._url) as session:
+            status = service.retry_or_fail(
+                session, job_id, owner=owner, only_if_expired=only_if_expired, max_attempts=self.max_attempts,
+                error=message.format(attempts=self.max_attempts),
+            )
+        if status == JobStatus.FAILED:
+            self._storage.discard_stages(job_id)
+            log.error("job %s failed after %d attempts", job_id, self.max_attempts)
+        elif status == JobStatus.QUEUED:
+            log.warning("job %s re-queued", job_id)
 
 
 def purge_expired(settings: Settings) -> int:

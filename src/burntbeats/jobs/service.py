@@ -1,4 +1,5 @@
-"""Job bookkeeping shared by the API, the CLI and the runners: create, claim, finish, cancel, re-queue, purge."""
+"""Job bookkeeping shared by the API, the CLI and the runners: create, claim (with a lease), finish, cancel,
+re-queue, purge."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from burntbeats.models import LOCAL_USER_ID, Job, JobStatus, User, utcnow
@@ -71,45 +72,89 @@ def queued_count(session: Session, kind_prefix: str | None = None) -> int:
     return int(session.scalar(q) or 0)
 
 
-def claim_next(session: Session) -> str | None:
-    """Atomically move the oldest queued job to running; returns its id (None when the queue is empty)."""
-    for job_id in session.scalars(
-        select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.created_at).limit(5)
-    ):
-        claimed = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-            .values(status=JobStatus.RUNNING, stage="starting", started_at=utcnow(), attempts=Job.attempts + 1)
-        ).rowcount
-        session.commit()
-        if claimed == 1:
+def next_queued(session: Session, limit: int = 5) -> list[str]:
+    """The oldest queued job ids, in order (claim one with `claim`)."""
+    return list(session.scalars(select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.created_at).limit(limit)))
+
+
+def claim(session: Session, job_id: str, owner: str | None = None, lease_s: float | None = None) -> bool:
+    """Atomically move one queued job to running, held by `owner` for `lease_s` seconds; False if it was taken.
+
+    Only the lease holder may then report progress or finish the job. Without a lease (lease_s None)
+    the job counts as abandoned at the next sweep.
+    """
+    now = utcnow()
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(status=JobStatus.RUNNING, stage="starting", started_at=now, attempts=Job.attempts + 1,
+                lease_owner=owner, heartbeat_at=now,
+                lease_expires_at=now + timedelta(seconds=lease_s) if lease_s is not None else None)
+    ).rowcount
+    session.commit()
+    return claimed == 1
+
+
+def claim_next(session: Session, owner: str | None = None, lease_s: float | None = None) -> str | None:
+    """Claim the oldest queued job; returns its id (None when the queue is empty)."""
+    for job_id in next_queued(session):
+        if claim(session, job_id, owner, lease_s):
             return job_id
     return None
 
 
-def report_progress(session: Session, job_id: str, stage: str, percent: float) -> bool:
-    """Persist progress; returns False if the job is no longer running (cancelled)."""
+def renew_lease(session: Session, job_id: str, owner: str, lease_s: float) -> bool:
+    """The heartbeat: extend `owner`'s lease. False once the job was cancelled, finished or taken over."""
+    now = utcnow()
+    renewed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.lease_owner == owner)
+        .values(heartbeat_at=now, lease_expires_at=now + timedelta(seconds=lease_s))
+    ).rowcount
+    session.commit()
+    return renewed == 1
+
+
+def _held(owner: str | None):
+    """Rows still running, and held by `owner` when one is given (a stale worker matches nothing)."""
+    cond = [Job.status == JobStatus.RUNNING]
+    if owner is not None:
+        cond.append(Job.lease_owner == owner)
+    return cond
+
+
+def report_progress(session: Session, job_id: str, stage: str, percent: float, owner: str | None = None) -> bool:
+    """Persist progress; returns False if the job is no longer running (cancelled) or no longer `owner`'s."""
     updated = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
+        .where(Job.id == job_id, *_held(owner))
         .values(stage=stage, progress=round(percent, 2))
     ).rowcount
     session.commit()
     return updated == 1
 
 
-def finish_job(session: Session, job_id: str, *, result: dict | None = None, error: str | None = None) -> bool:
-    values: dict = {"finished_at": utcnow()}
+def finish_job(
+    session: Session,
+    job_id: str,
+    *,
+    result: dict | None = None,
+    error: str | None = None,
+    owner: str | None = None,
+    commit: bool = True,
+) -> bool:
+    """End a running job (only `owner`'s, when given). With commit=False the row stays locked until the
+    caller commits: the runner publishes the job's files inside that window, so no one else can."""
+    values: dict = {"finished_at": utcnow(), "lease_expires_at": None}
     if error is None:
         values.update(status=JobStatus.SUCCEEDED, progress=100.0, stage="done", result=result or {})
         if result and result.get("engine"):
             values["engine"] = str(result["engine"])[:64]
     else:
         values.update(status=JobStatus.FAILED, stage="failed", error=error, result=result)
-    updated = session.execute(
-        update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING).values(**values)
-    ).rowcount
-    session.commit()
+    updated = session.execute(update(Job).where(Job.id == job_id, *_held(owner)).values(**values)).rowcount
+    if commit:
+        session.commit()
     return updated == 1
 
 
@@ -120,24 +165,67 @@ def cancel_job(session: Session, job: Job) -> bool:
     updated = session.execute(
         update(Job)
         .where(Job.id == job.id, Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
-        .values(status=JobStatus.CANCELLED, stage="cancelled", finished_at=utcnow())
+        .values(status=JobStatus.CANCELLED, stage="cancelled", finished_at=utcnow(), lease_expires_at=None)
     ).rowcount
     session.commit()
     return updated == 1
 
 
-def requeue_interrupted(session: Session) -> list[str]:
-    """Jobs left `running` by a crash or restart go back to the queue (accepted work is never lost)."""
-    ids = list(session.scalars(select(Job.id).where(Job.status == JobStatus.RUNNING)))
-    if ids:
-        session.execute(
-            update(Job)
-            .where(Job.id.in_(ids), Job.status == JobStatus.RUNNING)
-            .values(status=JobStatus.QUEUED, stage="queued", progress=0.0, started_at=None)
+def abandoned_jobs(session: Session) -> list[tuple[str, str | None]]:
+    """Running jobs whose lease ran out (or that never had one): (job id, last lease owner)."""
+    rows = session.execute(
+        select(Job.id, Job.lease_owner).where(
+            Job.status == JobStatus.RUNNING,
+            or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < utcnow()),
         )
-        session.commit()
-        log.warning("re-queued %d job(s) interrupted by a restart: %s", len(ids), ", ".join(ids))
-    return ids
+    )
+    return [(job_id, owner) for job_id, owner in rows]
+
+
+def retry_or_fail(
+    session: Session,
+    job_id: str,
+    *,
+    max_attempts: int,
+    error: str,
+    owner: str | None = None,
+    only_if_expired: bool = False,
+) -> str | None:
+    """A running job lost its worker: back to the queue, or failed with `error` once it used its attempts.
+
+    Conditional on the job still being running (and `owner`'s, and its lease expired, when asked),
+    so a worker that finishes at the same moment wins cleanly. Returns the new status, or None.
+    """
+    cond = _held(owner)
+    if only_if_expired:
+        cond.append(or_(Job.lease_expires_at.is_(None), Job.lease_expires_at < utcnow()))
+    failed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.attempts >= max_attempts, *cond)
+        .values(status=JobStatus.FAILED, stage="failed", error=error, finished_at=utcnow(), lease_expires_at=None)
+    ).rowcount
+    requeued = 0
+    if not failed:
+        requeued = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.attempts < max_attempts, *cond)
+            .values(status=JobStatus.QUEUED, stage="queued", progress=0.0, started_at=None,
+                    lease_owner=None, lease_expires_at=None)
+        ).rowcount
+    session.commit()
+    return JobStatus.FAILED if failed else JobStatus.QUEUED if requeued else None
+
+
+def release(session: Session, job_id: str, owner: str) -> bool:
+    """A graceful stop: `owner` hands its job back to the queue; the interrupted attempt is not counted."""
+    released = session.execute(
+        update(Job)
+        .where(Job.id == job_id, *_held(owner))
+        .values(status=JobStatus.QUEUED, stage="queued", progress=0.0, started_at=None, lease_owner=None,
+                lease_expires_at=None, attempts=Job.attempts - 1)
+    ).rowcount
+    session.commit()
+    return released == 1
 
 
 def expired_jobs(session: Session, retention_hours: float) -> list[Job]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 from burntbeats.db import session_scope
@@ -35,54 +38,95 @@ def run_handler(ctx: JobContext) -> dict:
     return resolve_handler(ctx.kind)(ctx)
 
 
-def execute_job(job_id: str, settings: Settings) -> str:
-    """Run a job already claimed (status running). Returns its final status."""
+class LeaseLost(JobCancelled):
+    """This worker's lease on the job ran out or was taken over: stop, and publish nothing."""
+
+
+def execute_job(job_id: str, settings: Settings, owner: str | None = None,
+                lost: threading.Event | None = None) -> str:
+    """Run a job already claimed (status running), by lease `owner` when given. Returns its final status.
+
+    The handler writes into a staging folder for this attempt; on success its outputs are moved into
+    the job folder while the job row is locked by the finishing UPDATE, so only the lease holder
+    publishes, once. Failed, cancelled and superseded attempts leave no files behind.
+    """
     url = settings.resolved_database_url
     storage = get_storage(settings)
     with session_scope(url) as session:
         job = session.get(Job, job_id)
-        if job is None or job.status != JobStatus.RUNNING:
+        if job is None or job.status != JobStatus.RUNNING or (owner is not None and job.lease_owner != owner):
             return job.status if job else "missing"
         job_dir = storage.job_dir(job.id, create=True)
-        input_path = job_dir / "input" if (job_dir / "input").exists() else None
+        staging = storage.stage(job.id, job.attempts)
         ctx = JobContext(
             job_id=job.id,
             kind=job.kind,
             owner_id=job.owner_id,
             params=dict(job.params or {}),
-            job_dir=job_dir,
-            input_path=input_path,
+            job_dir=staging,
+            input_path=job_dir / "input" if (job_dir / "input").exists() else None,
             settings=settings,
+            attempt=job.attempts,
         )
-    ctx.report = _db_reporter(url, job_id)
+    ctx.report = _db_reporter(url, job_id, owner, lost)
     try:
         result = run_handler(ctx)
-    except JobCancelled:
-        log.info("job %s cancelled", job_id)
-        return JobStatus.CANCELLED
+        if lost is not None and lost.is_set():
+            raise LeaseLost()
+    except JobCancelled as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        log.info("job %s %s", job_id, "lost its lease" if isinstance(exc, LeaseLost) else "cancelled")
+        return _status(url, job_id)
     except Exception as exc:  # noqa: BLE001 - every failure must end the job cleanly
+        shutil.rmtree(staging, ignore_errors=True)
         if not isinstance(exc, (JobError,)):
             log.exception("job %s (%s) failed", job_id, ctx.kind)
         with session_scope(url) as session:
-            service.finish_job(session, job_id, error=user_message(exc))
-        return JobStatus.FAILED
-    with session_scope(url) as session:
-        if not service.finish_job(session, job_id, result=result):
-            return session.get(Job, job_id).status
+            service.finish_job(session, job_id, error=user_message(exc), owner=owner)
+        return _status(url, job_id)
+    return _publish(url, storage, job_id, owner, staging, result)
+
+
+def _publish(url: str, storage, job_id: str, owner: str | None, staging: Path, result: dict) -> str:  # noqa: ANN001
+    try:
+        with session_scope(url) as session:
+            if not service.finish_job(session, job_id, result=result, owner=owner, commit=False):
+                session.rollback()
+                shutil.rmtree(staging, ignore_errors=True)
+                log.warning("job %s: this worker no longer holds it; its result was not published", job_id)
+                return _status(url, job_id)
+            storage.publish(job_id, staging)  # the row stays locked until the commit below
+    except Exception as exc:  # noqa: BLE001 - e.g. the disk failed while moving files
+        log.exception("job %s: publishing its result failed", job_id)
+        shutil.rmtree(staging, ignore_errors=True)
+        with session_scope(url) as session:
+            service.finish_job(session, job_id, error=user_message(exc), owner=owner)
+        return _status(url, job_id)
+    log.info("job %s succeeded and was published", job_id)
     return JobStatus.SUCCEEDED
 
 
-def _db_reporter(url: str, job_id: str) -> Callable[[str, float], None]:
-    """Writes progress at most a few times a second (always on a stage change); raises JobCancelled."""
+def _status(url: str, job_id: str) -> str:
+    with session_scope(url) as session:
+        job = session.get(Job, job_id)
+        return job.status if job else "missing"
+
+
+def _db_reporter(url: str, job_id: str, owner: str | None = None,
+                 lost: threading.Event | None = None) -> Callable[[str, float], None]:
+    """Writes progress at most a few times a second (always on a stage change); raises JobCancelled
+    once the job was cancelled, or LeaseLost once this worker no longer holds it."""
     state = {"t": 0.0, "stage": None}
 
     def report(stage: str, percent: float) -> None:
+        if lost is not None and lost.is_set():
+            raise LeaseLost()
         now = time.monotonic()
         if stage == state["stage"] and now - state["t"] < PROGRESS_WRITE_INTERVAL_S and percent < 100:
             return
         state["t"], state["stage"] = now, stage
         with session_scope(url) as session:
-            if not service.report_progress(session, job_id, stage, percent):
+            if not service.report_progress(session, job_id, stage, percent, owner=owner):
                 raise JobCancelled()
 
     return report

@@ -67,3 +67,12 @@ class Storage(Protocol):
     def job_dir(self, job_id: str, create: bool = False) -> Path:
         """The job's working folder, for a worker running it on this machine."""
 
+    def stage(self, job_id: str, attempt: int) -> Path:
+        """A fresh local folder where one attempt of the job writes its outputs."""
+
+    def publish(self, job_id: str, staging: Path) -> None:
+        """Make a staged attempt's outputs the job's files (only the lease holder calls this)."""
+
+    def discard_stages(self, job_id: str) -> None:
+        """Remove the staging folders of failed, cancelled or superseded attempts."""
+

@@ -13,6 +13,8 @@ from starlette.responses import FileResponse, Response
 from burntbeats.storage.base import check_job_id, check_name
 
 COPY_CHUNK = 1024 * 1024
+STAGING_PREFIX = ".attempt-"
+_NOT_PUBLISHED = {"work", "input"}  # scratch space; the input is the job's own, never replaced
 
 
 class LocalStorage:
@@ -108,3 +110,29 @@ class LocalStorage:
             os.link(source, dest)  # each job owns a name for the same bytes: deleting one keeps the other
         except OSError:
             self.put(job_id, name, source)
+
+    # -- staging: a job attempt writes into its own folder; only a successful attempt that still holds
+    # its lease publishes it, so a half-written or stale attempt's files are never served.
+    def stage(self, job_id: str, attempt: int) -> Path:
+        """A fresh, empty local folder for this attempt's outputs (earlier attempts' leftovers are removed)."""
+        self.discard_stages(job_id)
+        path = self.job_dir(job_id, create=True) / f"{STAGING_PREFIX}{int(attempt)}"
+        path.mkdir()
+        return path
+
+    def publish(self, job_id: str, staging: Path) -> None:
+        """Move a staged attempt's outputs into the job's space, entry by entry with renames."""
+        target = self.job_dir(job_id)
+        for entry in sorted(Path(staging).iterdir()):
+            if entry.name in _NOT_PUBLISHED:
+                continue
+            dest = target / entry.name
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)  # an earlier attempt's output folder (a file is replaced by the rename)
+            os.replace(entry, dest)
+        shutil.rmtree(staging, ignore_errors=True)
+
+    def discard_stages(self, job_id: str) -> None:
+        """Remove every staging folder of a job (failed, cancelled or superseded attempts)."""
+        for path in self.job_dir(job_id).glob(f"{STAGING_PREFIX}*"):
+            shutil.rmtree(path, ignore_errors=True)
