@@ -36,8 +36,15 @@ class JobContext:
     input_path: Path | None
     settings: Settings
     attempt: int = 1
+    # The job's own folder, holding the inputs stored at submission (`input`, linked `sources/`...).
+    # None means job_dir (the CLI); in the server job_dir is this attempt's staging folder.
+    inputs_dir: Path | None = None
     # Set by the runner: persists (stage, percent) and raises JobCancelled if the job was cancelled.
     report: Callable[[str, float], None] = field(default=lambda stage, pct: None, repr=False)
+
+    def input_file(self, name: str) -> Path:
+        """A file stored with the job at submission, e.g. `sources/vocals.wav`."""
+        return (self.inputs_dir or self.job_dir) / name
 
     def progress(self, stage: str, percent: float) -> None:
         self.report(stage, max(0.0, min(100.0, float(percent))))

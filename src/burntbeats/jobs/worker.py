@@ -67,6 +67,7 @@ def execute_job(job_id: str, settings: Settings, owner: str | None = None,
             input_path=job_dir / "input" if (job_dir / "input").exists() else None,
             settings=settings,
             attempt=job.attempts,
+            inputs_dir=job_dir,
         )
     ctx.report = _db_reporter(url, job_id, owner, lost)
     try:

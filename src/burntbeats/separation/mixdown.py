@@ -146,9 +146,8 @@ def run_export(ctx: JobContext) -> dict:
     fmt = str(ctx.params.get("format", "wav"))
     if fmt not in ("wav", "mp3"):
         raise JobError("The export format must be wav or mp3.")
-    stems_dir = ctx.job_dir / SOURCES_SUBDIR
     names = [str(n) for n in ctx.params.get("stem_names", [])]
-    sources = {name: stems_dir / f"{name}.wav" for name in names}
+    sources = {name: ctx.input_file(f"{SOURCES_SUBDIR}/{name}.wav") for name in names}
     missing = [name for name, path in sources.items() if not path.exists()]
     if not sources or missing:
         raise JobError("The source job's stems have expired or were removed; split the song again.")
