@@ -1,9 +1,14 @@
-"""Database engine and sessions. SQLite by default, PostgreSQL (or any SQLAlchemy URL) when configured."""
+"""Database engine and sessions. SQLite by default, PostgreSQL (or any SQLAlchemy URL) when configured.
+
+One engine per URL and process. The API process configures its pool once at start-up
+(:func:`configure`, sizes from settings); worker processes and the CLI get the defaults on first use.
+"""
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
-from functools import lru_cache
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -12,36 +17,87 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 
-@lru_cache(maxsize=8)
-def get_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class PoolOptions:
+    size: int = 5  # connections kept open
+    overflow: int = 10  # extra connections opened under load, closed when returned
+    timeout_s: float = 30.0  # how long a checkout waits for a free connection (then sqlalchemy.exc.TimeoutError)
+    busy_timeout_s: float = 30.0  # SQLite: how long a statement waits for another connection's lock
+
+
+@dataclass(frozen=True)
+class _Database:
+    engine: Engine
+    sessions: sessionmaker[Session]
+    options: PoolOptions
+
+
+_lock = threading.Lock()
+_databases: dict[str, _Database] = {}
+
+
+def _create_engine(url: str, options: PoolOptions) -> Engine:
+    pool = {"pool_size": options.size, "max_overflow": options.overflow, "pool_timeout": options.timeout_s}
     if url.startswith("sqlite"):
         db_path = url.split("///", 1)[-1]
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        else:
+            pool = {}  # in-memory SQLite uses one shared connection (SingletonThreadPool), no sizes
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": options.busy_timeout_s}, **pool
+        )
+        busy_ms = int(options.busy_timeout_s * 1000)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_conn, _record) -> None:
             # WAL lets the API read while worker processes write progress.
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
-@lru_cache(maxsize=8)
-def _session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(bind=get_engine(url), expire_on_commit=False)
+def configure(url: str, options: PoolOptions) -> Engine:
+    """The engine for `url` with these pool options (re-created if it was made with others)."""
+    with _lock:
+        current = _databases.get(url)
+        if current is not None and current.options == options:
+            return current.engine
+        engine = _create_engine(url, options)
+        _databases[url] = _Database(engine, sessionmaker(bind=engine, expire_on_commit=False), options)
+    if current is not None:
+        current.engine.dispose()  # closes its idle connections; sessions still open close theirs when done
+    return engine
+
+
+def _database(url: str) -> _Database:
+    db = _databases.get(url)
+    if db is None:
+        with _lock:
+            if url not in _databases:
+                engine = _create_engine(url, PoolOptions())
+                _databases[url] = _Database(engine, sessionmaker(bind=engine, expire_on_commit=False), PoolOptions())
+            db = _databases[url]
+    return db
+
+
+def get_engine(url: str) -> Engine:
+    return _database(url).engine
+
+
+def session_factory(url: str) -> sessionmaker[Session]:
+    return _database(url).sessions
 
 
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
-    session = _session_factory(url)()
+    session = session_factory(url)()
     try:
         yield session
         session.commit()

@@ -15,6 +15,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default=Path("data"), description="Job files and the SQLite database live here.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default is SQLite under DATA_DIR.")
+    # API requests that use the database at once (each holds one pooled connection; more wait their turn
+    # without holding a thread), how long one waits for its turn before a 503, and how long a statement
+    # waits for a locked SQLite database (also a 503 after that).
+    db_pool_size: int = Field(default=40, ge=1)
+    db_pool_timeout_s: float = Field(default=10.0, gt=0)
+    db_busy_timeout_s: float = Field(default=30.0, gt=0)
     models_dir: Path = Field(default=Path("models"), description="Neural model weights are loaded from here.")
 
     host: str = "127.0.0.1"

@@ -18,6 +18,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 import burntbeats
+from burntbeats.api.database import install_database_error_handlers, open_database
 from burntbeats.api.deps import AppState
 from burntbeats.api.openapi import install_openapi
 from burntbeats.api.schemas.common import HealthPublic
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
     async def lifespan(app: FastAPI):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
+        open_database(app, settings)
         migrate(url)
         with session_scope(url) as session:
             service.ensure_local_user(session)
@@ -88,6 +90,7 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
     )
     install_security(app, settings)
     _install_error_handlers(app)
+    install_database_error_handlers(app)
 
     for module_name in ROUTERS:
         app.include_router(importlib.import_module(module_name).router)

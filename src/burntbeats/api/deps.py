@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Callable, Iterator
+from typing import Annotated, AsyncIterator, Callable
 
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
-from burntbeats.db import _session_factory
+from burntbeats.api.database import request_session
 from burntbeats.jobs import access
 from burntbeats.jobs.access import JOB_TOKEN_PURPOSE
 from burntbeats.jobs.runner import JobRunner
@@ -28,23 +28,19 @@ class AppState:
     secret: str
 
 
-def app_state(request: Request) -> AppState:
+# The cheap dependencies are `async def` so that FastAPI runs them on the event loop: a plain `def`
+# costs a trip through the worker-thread pool on every request.
+async def app_state(request: Request) -> AppState:
     return request.app.state.burntbeats
 
 
-def db_session(state: AppState = Depends(app_state)) -> Iterator[Session]:
-    session = _session_factory(state.settings.resolved_database_url)()
-    try:
+async def db_session(request: Request) -> AsyncIterator[Session]:
+    """The request's session (committed when the route succeeds); see burntbeats.api.database."""
+    async with request_session(request) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
-def current_user_id() -> str:
+async def current_user_id() -> str:
     """The caller's user id. One local user for now; accounts replace this dependency."""
     return LOCAL_USER_ID
 
@@ -53,7 +49,7 @@ def job_token(state: AppState, job_id: str) -> str:
     return access.job_token(state.secret, job_id)
 
 
-def provided_token(
+async def provided_token(
     x_job_token: str | None = Header(default=None, description="The job_token returned when the job was created."),
     token: str | None = Query(default=None, description="Alternative to the X-Job-Token header (for <audio src>)."),
 ) -> str | None:
