@@ -90,12 +90,13 @@ async def batch(
 
         # Uploads first, then stems (the order of `jobs` in the answer); each stem reference is checked here,
         # each upload when submit_jobs stores it: one refusal and nothing is queued.
-        requests = [
-            JobRequest(kind=KIND, owner_id=user_id, params=upload_params(base, upload.filename, None),
-                       input_name=safe_filename(upload.filename),
-                       inputs=[BatchItemInput(uploaded_audio(state, upload), f"Item {i + 1} ({safe_filename(upload.filename)})")])
-            for i, upload in enumerate(uploads)
-        ]
+        requests = []
+        for i, upload in enumerate(uploads):
+            name = safe_filename(upload.filename)
+            requests.append(JobRequest(
+                kind=KIND, owner_id=user_id, params=upload_params(base, upload.filename, None), input_name=name,
+                inputs=[BatchItemInput(uploaded_audio(state, upload), f"Item {i + 1} ({name})")],
+            ))
         for i, item in enumerate(body.items):
             cs = merged_settings(item, base=base, loc=("items", i))
             try:
