@@ -271,7 +271,8 @@ class _Source:
             raise UnsupportedAudio(
                 "This file has no audio track (it looks like an image or a video without sound)."
             )
-        usable = [s for s in audio if s.codec_context.codec is not None]
+        # codec_context is None where FFmpeg knows no decoder for the stream's codec id
+        usable = [s for s in audio if s.codec_context is not None and s.codec_context.codec is not None]
         if not usable:
             raise UnsupportedAudio("The audio in this file uses a codec that is not supported.")
         for s in usable:
@@ -693,6 +694,8 @@ def probe(
         if measured is None:
             measured = _measure_decoded(path, max_duration_s)
         duration = measured
+    else:  # a header stating less than the probe window already decoded is wrong: it is at least that long
+        duration = max(duration, decoded)
     if duration <= 0:
         raise EmptyAudio("The file contains no audio samples.")
     if min_duration_s is not None and duration < min_duration_s - 1e-6:
