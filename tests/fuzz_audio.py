@@ -205,6 +205,8 @@ def base_files(workdir: Path) -> dict[str, bytes]:
     out["webm"] = _webm_opus(workdir / "base.webm", BASE_SECONDS)
     make_surround(workdir / "base51.flac", "5.1", seconds=BASE_SECONDS, sr=22050)
     out["flac51"] = (workdir / "base51.flac").read_bytes()
+    make_surround(workdir / "base71.flac", "7.1", seconds=BASE_SECONDS, sr=22050)  # planar, 8 planes
+    out["flac71"] = (workdir / "base71.flac").read_bytes()
     pcm = pcm16(BASE_SECONDS, 22050, 1)
     out["aiff"] = aiff_bytes(np.frombuffer(pcm, "<i2").astype(">i2").tobytes())
     return out
@@ -225,7 +227,7 @@ def fuzz_cases(workdir: Path) -> list[FuzzCase]:
 
     # ---- truncated at many lengths (the ext is kept: the server must not trust it)
     for kind, data in bases.items():
-        ext = {"flac51": "flac"}.get(kind, kind)
+        ext = {"flac51": "flac", "flac71": "flac"}.get(kind, kind)
         for cut in _cut_points(len(data)):
             add(f"trunc-{kind}-{cut}.{ext}", data[:cut], "truncated")
 
