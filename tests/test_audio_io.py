@@ -5,7 +5,10 @@ All fixtures are generated in tmp_path (see audio_fixtures.py).
 
 from __future__ import annotations
 
+import io
 import struct
+import subprocess
+import sys
 import tracemalloc
 import zlib
 
@@ -17,11 +20,17 @@ import soundfile as sf
 from audio_fixtures import make_song, make_tone, write_fixture
 from burntbeats.audio import (
     ENCODE_FORMATS,
+    MAX_CHANNELS,
+    MAX_SAMPLE_RATE,
     MEDIA_TYPES,
+    MIN_DURATION_S,
+    MIN_SAMPLE_RATE,
     AudioError,
     AudioInfo,
     AudioTooLong,
+    AudioTooShort,
     EmptyAudio,
+    HeaderMismatch,
     UnsupportedAudio,
     decode_to_wav,
     probe,
@@ -29,6 +38,7 @@ from burntbeats.audio import (
     transcode,
     write_audio,
 )
+from fuzz_audio import flac_patch_streaminfo, pcm16, wav_bytes
 
 SECONDS = 1.5
 DUR_TOL = 0.05
@@ -475,3 +485,112 @@ def test_write_fixture_helper_formats(tmp_path):
     x = 0.25 * np.ones((2, 4800), np.float32)
     write_fixture(tmp_path / "x.wav", x, 48000, "wav24")
     assert sf.info(tmp_path / "x.wav").subtype == "PCM_24"
+
+
+# --------------------------------------------------------------------------- validation: bounds, minimum, lying headers
+
+@pytest.mark.parametrize("rate", [1, 100, MIN_SAMPLE_RATE - 1, MAX_SAMPLE_RATE + 1, 2**31 - 1])
+def test_sample_rate_out_of_bounds_is_a_sentence(tmp_path, rate):
+    path = tmp_path / "r.wav"
+    path.write_bytes(wav_bytes(pcm16(0.5, 22050, 1), rate=rate))
+    for call in (lambda: probe(path), lambda: decode_to_wav(path, tmp_path / "o.wav")):
+        with pytest.raises(UnsupportedAudio, match=f"{rate} Hz is not supported") as err:
+            call()
+        assert err.value.status_code == 422
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_absurd_rate_never_allocates_gigabytes(tmp_path):
+    """A 2 GHz header used to build a resampler whose filter bank took ~9 GB: now refused first."""
+    path = tmp_path / "r.wav"
+    path.write_bytes(wav_bytes(pcm16(0.5, 22050, 1), rate=2_000_000_000))
+    code = ("import resource, sys; from burntbeats.audio import decode_to_wav, AudioError\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))\n"
+            "try: decode_to_wav(sys.argv[1], sys.argv[2], 44100, 2)\n"
+            "except AudioError as e: print('refused', e)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "o.wav")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("refused") and "not supported" in done.stdout
+
+
+def test_bounds_on_channels(tmp_path):
+    ok = tmp_path / "ok.wav"
+    ok.write_bytes(wav_bytes(pcm16(0.2, 8000, MAX_CHANNELS), rate=8000, channels=MAX_CHANNELS))
+    assert probe(ok).channels == MAX_CHANNELS
+    for n in (MAX_CHANNELS + 1, 300):
+        path = tmp_path / f"c{n}.wav"
+        path.write_bytes(wav_bytes(pcm16(0.2, 8000, n), rate=8000, channels=n))
+        with pytest.raises(UnsupportedAudio, match=f"{n} audio channels; at most {MAX_CHANNELS}") as err:
+            probe(path)
+        assert err.value.status_code == 422
+
+
+@pytest.mark.parametrize("keep", [48, 60, 100, 1000, 4000])
+def test_wav_cut_short_is_refused_at_probe(tmp_path, keep):
+    full = tmp_path / "full.wav"
+    make_tone(full, seconds=1.0)
+    path = tmp_path / "cut.wav"
+    path.write_bytes(full.read_bytes()[:keep])  # the header still says 1 s
+    with pytest.raises(EmptyAudio) as err:
+        probe(path)
+    assert err.value.status_code == 422
+    assert isinstance(err.value, AudioTooShort)
+    assert f"shortest accepted is {MIN_DURATION_S:.2f} s" in str(err.value)
+    with pytest.raises(AudioTooShort):
+        decode_to_wav(path, tmp_path / "o.wav")
+    assert not (tmp_path / "o.wav").exists()
+
+
+def test_minimum_duration_is_a_parameter(tmp_path):
+    make_tone(tmp_path / "a.flac", seconds=0.3)
+    assert probe(tmp_path / "a.flac").duration_s == pytest.approx(0.3)
+    with pytest.raises(AudioTooShort, match="0.30 s long"):
+        probe(tmp_path / "a.flac", min_duration_s=0.5)
+    assert probe(tmp_path / "a.flac", min_duration_s=None).duration_s == pytest.approx(0.3)
+
+
+def _flac_bytes(audio: np.ndarray, sr: int) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, audio, sr, format="FLAC", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def test_flac_holding_far_more_than_its_header_stops_early(tmp_path):
+    """Header: 0.5 s. Content: 60 s of (well-compressed) silence. Probe cannot tell cheaply; the
+    decode stops a little past the stated length, with a sentence, and leaves no output."""
+    path = tmp_path / "bomb.flac"
+    path.write_bytes(flac_patch_streaminfo(_flac_bytes(np.zeros(8000 * 60, np.float32), 8000), total=4000))
+    assert probe(path).duration_s < 1.0
+    out = tmp_path / "o.wav"
+    seen: list[float] = []
+    with pytest.raises(HeaderMismatch, match="more audio than its header says") as err:
+        decode_to_wav(path, out, progress=seen.append)
+    assert err.value.status_code == 422
+    assert not out.exists()
+    with pytest.raises(HeaderMismatch):
+        read_audio(path)
+
+
+def test_flac_far_larger_than_its_header_is_refused_at_probe(tmp_path):
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, 8000 * 20).astype(np.float32)
+    path = tmp_path / "lie.flac"
+    path.write_bytes(flac_patch_streaminfo(_flac_bytes(noise, 8000), total=1600))  # says 0.2 s
+    with pytest.raises(HeaderMismatch, match="far larger than the 0.2 s its header states") as err:
+        probe(path)
+    assert err.value.status_code == 422
+
+
+def test_flac_header_saying_more_than_max_is_too_long(tmp_path):
+    path = tmp_path / "long.flac"
+    path.write_bytes(flac_patch_streaminfo(_flac_bytes(np.zeros(22050, np.float32), 22050), total=22050 * 3600))
+    with pytest.raises(AudioTooLong):
+        probe(path, max_duration_s=600)
+
+
+def test_unknown_codec_in_wav_is_unsupported(tmp_path):
+    path = tmp_path / "odd.wav"
+    path.write_bytes(wav_bytes(pcm16(0.5, 22050, 1), tag=0x1234))
+    with pytest.raises(UnsupportedAudio, match="codec") as err:
+        probe(path)
+    assert err.value.status_code == 415
