@@ -526,7 +526,7 @@ def test_bounds_on_channels(tmp_path):
         assert err.value.status_code == 422
 
 
-@pytest.mark.parametrize("keep", [48, 60, 100, 1000, 4000])
+@pytest.mark.parametrize("keep", [48, 60, 100, 1000, 3000])
 def test_wav_cut_short_is_refused_at_probe(tmp_path, keep):
     full = tmp_path / "full.wav"
     make_tone(full, seconds=1.0)
