@@ -32,7 +32,7 @@ from conftest import make_settings, wait_for
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
-SPEECH_SECONDS = 10.0  # ~4 s of enhancement on one shared core: long enough to be killed mid-way
+SPEECH_SECONDS = 8.0  # ~3 s of enhancement on one shared core: long enough to be killed mid-way
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -348,6 +348,42 @@ def test_start_up_recovers_only_jobs_whose_lease_ran_out(tmp_path):
         done = _wait_job(url, expired, lambda j: j.status == "succeeded", what="succeeded")
         assert done.attempts == 2
         assert _job(url, held).status == "running"  # still waiting for its lease to run out
+
+
+def test_a_graceful_stop_hands_the_running_job_back(tmp_path, song):
+    settings = make_settings(tmp_path, job_concurrency=1)
+    url = settings.resolved_database_url
+    with TestClient(create_app(settings)) as client:
+        job = _post_speech(client, song)
+        _wait_job(url, job["job_id"], _enhancing(1), what="enhancing")
+    row = _job(url, job["job_id"])
+    assert row.status == "queued" and row.attempts == 0 and row.lease_owner is None  # not counted as a failure
+    with TestClient(create_app(settings)) as client:
+        assert wait_for(client, job["status_url"], job["job_token"], timeout=60)["status"] == "succeeded"
+    assert _job(url, job["job_id"]).attempts == 1
+    assert _no_staging_left(settings, job["job_id"])
+
+
+def test_the_parent_check_ends_a_worker_and_its_children_once_the_server_is_gone():
+    # The fallback for PR_SET_PDEATHSIG: the heartbeat thread sees its parent is not the one it was started
+    # by (here: told a parent it never had) and kills its process group, the job's children included.
+    script = (
+        "import os, subprocess, time\n"
+        "from burntbeats.jobs.worker_process import Heartbeat\n"
+        "os.setpgrp()\n"
+        "child = subprocess.Popen(['sleep', '30'])\n"
+        "print(child.pid, flush=True)\n"
+        "Heartbeat('sqlite://', 30.0, parent_pid=os.getppid() + 1_000_000).start()\n"
+        "time.sleep(30)\n"
+    )
+    worker = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    child = int(worker.stdout.readline())
+    started = time.monotonic()
+    assert worker.wait(timeout=10) == -signal.SIGKILL
+    while _alive(child) and time.monotonic() - started < 5:
+        time.sleep(0.02)
+    assert not _alive(child), "the job's child outlived its worker"
+    print(f"orphaned worker and its child gone {time.monotonic() - started:.2f} s after it noticed")
 
 
 def test_migration_adds_the_lease_columns_to_an_existing_database(tmp_path):
