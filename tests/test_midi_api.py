@@ -445,13 +445,16 @@ def test_export_job_reads_only_its_own_space(client, converted, settings, tmp_pa
     (own / "sources").mkdir(parents=True)
     (own / files["midi"]).write_bytes(src.read(job_id, "output.mid"))
     (own / files["metadata"]).write_bytes(src.read(job_id, "metadata.json"))
-    ctx = JobContext(job_id="e" * 32, kind="midi.export", owner_id="local", job_dir=own, input_path=None,
-                     settings=settings, params={"mode": "stems", "items": [
+    staging = tmp_path / "attempt"  # the runner's staging folder for this attempt: outputs go there
+    staging.mkdir()
+    ctx = JobContext(job_id="e" * 32, kind="midi.export", owner_id="local", job_dir=staging, input_path=None,
+                     inputs_dir=own, settings=settings, params={"mode": "stems", "items": [
                          {"type": "midi", "job_id": "f" * 32, "name": "lead take", "stem": "lead take"}]})
     result = run_export(ctx)
     assert result["members"] == ["lead take.mid", "merged.mid"]
-    assert not (own / "sources").exists()  # the linked inputs are dropped once the zip is written
-    with zipfile.ZipFile(own / "stems.zip") as zf:
+    assert sorted(p.name for p in staging.iterdir()) == ["metadata.json", "stems.zip"]  # no scratch left
+    assert sorted(p.name for p in own.iterdir()) == ["sources"]
+    with zipfile.ZipFile(staging / "stems.zip") as zf:
         assert len(read_midi_bytes(zf.read("lead take.mid")).all_notes()) == status["note_count"]
 
 
@@ -501,7 +504,8 @@ def test_midi_jobs_from_other_jobs_need_nothing_of_them_once_submitted(tmp_path,
         assert done["status"] == "succeeded" and done["total"] == 2
         status = client.get(export["status_url"], headers={"X-Job-Token": export["export_token"]}).json()
         assert status["members"] == ["lead take.mid", "instrumental.mid", "merged.mid"]
-        assert storage.list(export["export_id"]) == ["metadata.json", "stems.zip"]  # sources/ dropped
+        names = storage.list(export["export_id"])
+        assert names == ["metadata.json", "sources/00.json", "sources/00.mid", "sources/01.wav", "stems.zip"]
 
 
 def test_a_failed_export_leaves_no_scratch_files(tmp_path, settings):

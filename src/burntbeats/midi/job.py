@@ -285,14 +285,13 @@ def _member_name(name: str) -> str:
 
 
 def run_export(ctx: JobContext) -> dict:
-    """The export job (see `_export`); its scratch folders go whatever happens, its inputs once it succeeded."""
+    """The export job (see `_export`); its scratch folders go whatever happens. Its inputs (`sources/`) stay
+    with the job, like any job's `input`: a retried attempt reads them again."""
     try:
-        result = _export(ctx)
+        return _export(ctx)
     finally:
         for scratch in (ctx.job_dir / EXPORT_SCRATCH, ctx.job_dir / "work"):
             shutil.rmtree(scratch, ignore_errors=True)
-    shutil.rmtree(ctx.job_dir / EXPORT_SOURCES, ignore_errors=True)
-    return result
 
 
 def _export(ctx: JobContext) -> dict:
@@ -317,7 +316,7 @@ def _export(ctx: JobContext) -> dict:
     n = len(items)
     for idx, (item, name) in enumerate(zip(items, names)):
         ctx.progress("collecting", 5 + 85 * idx / n)
-        files = {role: ctx.job_dir / stored for role, stored in export_source(idx, item.get("type")).items()}
+        files = {role: ctx.input_file(stored) for role, stored in export_source(idx, item.get("type")).items()}
         member = out_dir / f"{name}.mid"
         if item.get("type") == "midi":
             midi_path = files["midi"]
