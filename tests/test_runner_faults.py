@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -104,6 +105,26 @@ def _no_staging_left(settings, job_id: str) -> bool:
     return not list((settings.jobs_dir / job_id).glob(".attempt-*"))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """None (SQLite under DATA_DIR) or a fresh PostgreSQL schema: the lease SQL must hold on both."""
+    if request.param == "sqlite":
+        yield None
+        return
+    import psycopg
+
+    from test_postgres import PG_DSN
+
+    schema = f"bb_faults_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @pytest.fixture
 def song(tmp_path) -> Path:
     path = tmp_path / "take.flac"
@@ -191,8 +212,8 @@ class IdleRunner:
     def notify(self) -> None: ...
 
 
-def test_a_stale_worker_cannot_publish_or_finish_the_job(tmp_path, song):
-    settings = make_settings(tmp_path)
+def test_a_stale_worker_cannot_publish_or_finish_the_job(tmp_path, song, database_url):
+    settings = make_settings(tmp_path, database_url=database_url)
     url = settings.resolved_database_url
     with TestClient(create_app(settings, runner=IdleRunner())) as client:
         job_id = _post_speech(client, song)["job_id"]
@@ -329,8 +350,8 @@ def test_a_killed_server_leaves_no_worker_and_the_job_runs_to_completion_once(tm
     assert logs.count(f"job {job['job_id']} succeeded and was published") == 1, logs[-3000:]
 
 
-def test_start_up_recovers_only_jobs_whose_lease_ran_out(tmp_path):
-    settings = make_settings(tmp_path, job_concurrency=1)
+def test_start_up_recovers_only_jobs_whose_lease_ran_out(tmp_path, database_url):
+    settings = make_settings(tmp_path, job_concurrency=1, database_url=database_url)
     url = settings.resolved_database_url
     tone = tmp_path / "a.flac"
     make_song(tone, seconds=1.0)
@@ -386,12 +407,26 @@ def test_the_parent_check_ends_a_worker_and_its_children_once_the_server_is_gone
     print(f"orphaned worker and its child gone {time.monotonic() - started:.2f} s after it noticed")
 
 
-def test_migration_adds_the_lease_columns_to_an_existing_database(tmp_path):
-    from sqlalchemy import inspect
+def test_migration_adds_the_lease_columns_to_an_existing_database(tmp_path, database_url):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect, text
 
-    from burntbeats.db import get_engine
+    import burntbeats.db as db
 
-    settings = make_settings(tmp_path)
-    migrate(settings.resolved_database_url)
-    columns = {c["name"] for c in inspect(get_engine(settings.resolved_database_url)).get_columns("jobs")}
+    url = database_url or make_settings(tmp_path).resolved_database_url
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(db.__file__).parent / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    with db.get_engine(url).begin() as conn:  # a database made before leases existed, with a running job
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        conn.execute(text("INSERT INTO users (id) VALUES ('local')"))
+        conn.execute(text(
+            "INSERT INTO jobs (id, kind, owner_id, status, progress, stage, params, attempts, created_at) "
+            "VALUES ('old', 'stems.split', 'local', 'running', 10, 'separating', '{}', 1, CURRENT_TIMESTAMP)"))
+    migrate(url)
+    columns = {c["name"] for c in inspect(db.get_engine(url)).get_columns("jobs")}
     assert {"lease_owner", "lease_expires_at", "heartbeat_at"} <= columns
+    with session_scope(url) as session:
+        assert service.abandoned_jobs(session) == [("old", None)]  # no lease: recovered at the next start
