@@ -28,7 +28,7 @@ class LiveServer:
                     **(env or {})}
         cmd = [*(prefix or []), sys.executable, "-m", "burntbeats", "serve", "--host", "127.0.0.1",
                "--port", str(self.port)]
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(cmd, env=full_env, stdout=self._log, stderr=subprocess.STDOUT)
         self.client = httpx.Client(base_url=self.base, timeout=30)
         deadline = time.monotonic() + 60
@@ -63,5 +63,5 @@ class LiveServer:
     def __enter__(self) -> LiveServer:
         return self
 
-    def __exit__(self, *exc) -> None:  # noqa: ANN002
+    def __exit__(self, *exc) -> None:
         self.stop()

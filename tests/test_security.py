@@ -222,3 +222,55 @@ def test_access_log_of_a_real_server_holds_no_token(tmp_path):
         logs = server.logs()
     assert "GET /api/stems/status/abc?token=REDACTED" in logs, logs
     assert secret not in logs
+
+
+# --- caches and temporary files under DATA_DIR --------------------------------------------------
+
+def test_jobs_write_nothing_to_home_or_the_system_temp_dir(tmp_path):
+    """A real server with a fake HOME and TMPDIR runs a stems and a speech job (onnxruntime, numba...)."""
+    from audio_fixtures import make_song
+    from live_server import LiveServer
+
+    home, system_tmp, data = tmp_path / "home", tmp_path / "system-tmp", tmp_path / "data"
+    home.mkdir()
+    system_tmp.mkdir()
+    song = tmp_path / "song.wav"
+    make_song(song, seconds=2.0)
+    env = {"HOME": str(home), "TMPDIR": str(system_tmp)}
+    inherited = {k: "" for k in ("XDG_CACHE_HOME", "NUMBA_CACHE_DIR", "MPLCONFIGDIR", "TORCH_HOME", "HF_HOME")}
+    with LiveServer(data, tmp_path / "server.log", env={**env, **inherited}) as server:
+        jobs = {}
+        for url, form in (("/api/stems/split", {"stems": "4", "quality": "fast"}), ("/api/speech/enhance", {})):
+            resp = server.client.post(url, files={"file": ("song.wav", song.read_bytes())}, data=form)
+            assert resp.status_code == 202, resp.text
+            body = resp.json()
+            deadline = time.monotonic() + 120
+            while (status := server.client.get(body["status_url"], headers={"X-Job-Token": body["job_token"]})
+                   .json())["status"] not in ("succeeded", "failed"):
+                assert time.monotonic() < deadline, status
+                time.sleep(0.2)
+            assert status["status"] == "succeeded", status
+            jobs[url] = body
+        stems = jobs["/api/stems/split"]  # an encode on first download: a temporary file, then the cache
+        assert server.client.get(f"/api/stems/file/{stems['job_id']}/drums.mp3?token={stems['job_token']}"
+                                 ).status_code == 200
+    assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == []
+    assert sorted(p.relative_to(system_tmp).as_posix() for p in system_tmp.rglob("*")) == []
+    assert (data / "cache").is_dir() and (data / "tmp").is_dir()
+    assert any((data / "cache").rglob("*onnxruntime*")), "onnxruntime's cache went somewhere else"
+
+
+def test_operator_cache_settings_are_kept_and_restored(tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    from burntbeats.runtime_env import data_dir_environment
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/srv/numba-cache")
+    monkeypatch.delenv("MPLCONFIGDIR", raising=False)
+    before = tempfile.gettempdir()
+    with data_dir_environment(tmp_path / "data"):
+        assert os.environ["NUMBA_CACHE_DIR"] == "/srv/numba-cache"
+        assert os.environ["MPLCONFIGDIR"] == str((tmp_path / "data" / "cache" / "matplotlib").resolve())
+        assert tempfile.gettempdir() == os.environ["TMPDIR"] == str((tmp_path / "data" / "tmp").resolve())
+    assert "MPLCONFIGDIR" not in os.environ and tempfile.gettempdir() == before

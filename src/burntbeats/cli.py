@@ -73,6 +73,8 @@ def serve(
     """Start the web app and API (embedded default: SQLite, local files, in-process workers)."""
     import os
 
+    from burntbeats.runtime_env import use_data_dir
+
     # The app factory reads its settings from the environment: --host/--port must reach it too
     # (the default ALLOWED_HOSTS includes the bound host).
     if host:
@@ -81,6 +83,8 @@ def serve(
         os.environ["PORT"] = str(port)
     get_settings.cache_clear()
     settings = get_settings()
+    # Before the heavy imports: library caches and temporary files under DATA_DIR, not $HOME or /tmp.
+    use_data_dir(settings.data_dir)
     import uvicorn
 
     uvicorn.run("burntbeats.api.app:create_app", factory=True, host=settings.host, port=settings.port)

@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     allowed_origins: str = ""
 
     max_upload_mb: int = Field(default=200, ge=1)
+    # New uploads are refused (507) while DATA_DIR's disk has less free than this; /health says "degraded".
+    min_free_disk_mb: int = Field(default=500, ge=0)
     max_duration_s: float = Field(default=30 * 60, gt=0)
     job_concurrency: int = Field(default=max(1, min(2, os.cpu_count() or 1)), ge=1)
     job_retention_hours: float = Field(default=24.0, gt=0)

@@ -20,15 +20,23 @@ from starlette.types import Scope
 import burntbeats
 from burntbeats.api.database import install_database_error_handlers, open_database
 from burntbeats.api.deps import AppState
+from burntbeats.api.disk import (
+    LowDiskMiddleware,
+    disk_full_response,
+    disk_health,
+    install_disk_full_handlers,
+    is_disk_full,
+)
+from burntbeats.api.errors import install_domain_error_handlers
 from burntbeats.api.openapi import install_openapi
 from burntbeats.api.schemas.common import HealthPublic
-from burntbeats.api.security import install_security
 from burntbeats.api.schemas.errors import ErrorPublic, ValidationErrorItem
-from burntbeats.api.errors import install_domain_error_handlers
+from burntbeats.api.security import install_security
 from burntbeats.api.uploads import UploadLimitMiddleware
 from burntbeats.db import get_engine, migrate, session_scope
 from burntbeats.jobs import service
 from burntbeats.jobs.runner import JobRunner, make_runner
+from burntbeats.runtime_env import data_dir_environment
 from burntbeats.settings import Settings, get_settings
 from burntbeats.storage import get_storage
 
@@ -70,11 +78,13 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
         app.state.burntbeats = AppState(
             settings=settings, runner=job_runner, storage=get_storage(settings), secret=settings.resolved_secret_key()
         )
-        job_runner.start()
-        try:
-            yield
-        finally:
-            job_runner.stop()
+        # Before the workers start (they inherit the environment): caches and temp files under DATA_DIR.
+        with data_dir_environment(settings.data_dir):
+            job_runner.start()
+            try:
+                yield
+            finally:
+                job_runner.stop()
 
     app = FastAPI(
         title="Burnt Beats",
@@ -88,14 +98,17 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
         UploadLimitMiddleware,
         limits={"/api/": settings.max_upload_mb, "/api/speech/": settings.speech_max_upload_mb},
     )
+    app.add_middleware(LowDiskMiddleware, data_dir=settings.data_dir, min_free_mb=settings.min_free_disk_mb)
     install_security(app, settings)
     _install_error_handlers(app)
     install_database_error_handlers(app)
+    install_disk_full_handlers(app)
 
     for module_name in ROUTERS:
         app.include_router(importlib.import_module(module_name).router)
 
-    @app.get("/health", tags=["meta"], name="health", response_model=HealthPublic, summary="Liveness and database check")
+    @app.get("/health", tags=["meta"], name="health", response_model=HealthPublic,
+             summary="Liveness, database and free disk space")
     def health(request: Request) -> dict:
         try:
             with get_engine(settings.resolved_database_url).connect() as conn:
@@ -103,7 +116,10 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
             db = "ok"
         except Exception:  # noqa: BLE001
             db = "unavailable"
-        return {"status": "ok" if db == "ok" else "degraded", "database": db, "version": burntbeats.__version__}
+        disk = disk_health(settings.data_dir, settings.min_free_disk_mb)
+        ok = db == "ok" and disk["ok"]
+        return {"status": "ok" if ok else "degraded", "database": db, "disk": disk,
+                "version": burntbeats.__version__}
 
     _mount_web_ui(app)
     install_openapi(app)
@@ -127,6 +143,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if is_disk_full(exc.__cause__):  # FastAPI's "error parsing the body": the upload's spool hit ENOSPC
+            return disk_full_response()
         headers = dict(exc.headers or {})
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 405:

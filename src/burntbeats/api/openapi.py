@@ -62,10 +62,14 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
 }
 
 _BODY_METHODS = ("post", "put", "patch")
+_UNSAFE_METHODS = ("post", "put", "patch", "delete")
 
 
 def _declared_statuses(key: str, method: str, operation: dict[str, Any]) -> set[int]:
     statuses = set(OPERATION_ERRORS.get(key, ()))
+    statuses.add(400)  # api/security.py: a Host header not in ALLOWED_HOSTS
+    if method in _UNSAFE_METHODS:
+        statuses.add(403)  # api/security.py: a cross-site request (Origin / Sec-Fetch-Site)
     if "422" in operation.get("responses", {}) or operation.get("requestBody"):
         statuses.add(422)  # FastAPI validates the parameters / body: our handler answers ErrorPublic
     if method in _BODY_METHODS and key.split(" ", 1)[1].startswith("/api/"):

@@ -193,7 +193,7 @@ def install_log_redaction() -> None:
             logger.addFilter(RedactSecretsFilter())
 
 
-def install_security(app, settings) -> None:  # noqa: ANN001 - FastAPI app, Settings (no import cycle)
+def install_security(app, settings) -> None:
     """Add the middlewares: headers (outermost), then the host check, then the cross-site check."""
     hosts = parse_list(settings.allowed_hosts) or default_allowed_hosts(settings.host)
     if not parse_list(settings.allowed_hosts) and settings.host in ("0.0.0.0", "::"):

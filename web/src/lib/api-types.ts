@@ -514,7 +514,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness and database check */
+        /** Liveness, database and free disk space */
         get: operations["health_health_get"];
         put?: never;
         post?: never;
@@ -696,6 +696,24 @@ export interface components {
              */
             drums?: boolean | null;
         };
+        /** DiskPublic */
+        DiskPublic: {
+            /**
+             * Free Bytes
+             * @description Free space on DATA_DIR's disk.
+             */
+            free_bytes: number;
+            /**
+             * Min Free Bytes
+             * @description MIN_FREE_DISK_MB: below it new uploads are refused (507).
+             */
+            min_free_bytes: number;
+            /**
+             * Ok
+             * @description free_bytes >= min_free_bytes; false makes the status degraded.
+             */
+            ok: boolean;
+        };
         /** EnginePublic */
         EnginePublic: {
             /** Name */
@@ -851,6 +869,7 @@ export interface components {
              * @description ok | unavailable
              */
             database: string;
+            disk: components["schemas"]["DiskPublic"];
             /** Version */
             version: string;
         } & {
@@ -1897,7 +1916,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description The request cannot be used as sent (e.g. an empty upload). */
+        /** @description The request cannot be used as sent (e.g. an empty upload, or a Host not in ALLOWED_HOSTS). */
         BadRequest: {
             headers: {
                 [name: string]: unknown;
@@ -1915,7 +1934,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorPublic"];
             };
         };
-        /** @description Missing or invalid token, or the feature is disabled on this server. */
+        /** @description Missing or invalid token, the feature is disabled on this server, or a cross-site request was refused. */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -2017,6 +2036,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobListPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             422: components["responses"]["UnprocessableEntity"];
         };
     };
@@ -2046,6 +2066,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobStatusPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
@@ -2077,6 +2098,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobCancelledPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -2107,6 +2129,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["RequestEntityTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
@@ -2140,6 +2163,7 @@ export interface operations {
                     "application/json": components["schemas"]["StemsStatusPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
@@ -2172,6 +2196,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -2205,6 +2230,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             410: components["responses"]["Gone"];
@@ -2241,6 +2267,7 @@ export interface operations {
                     "application/json": components["schemas"]["JobAcceptedPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -2573,6 +2600,7 @@ export interface operations {
                     "application/json": components["schemas"]["MidiStatusPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
@@ -2606,6 +2634,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -2640,6 +2669,7 @@ export interface operations {
                     "application/json": components["schemas"]["NotesVersionPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -2713,6 +2743,7 @@ export interface operations {
                     "application/json": components["schemas"]["NotesSavedPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -2748,6 +2779,7 @@ export interface operations {
                     "application/json": components["schemas"]["NotesVersionsPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -2782,6 +2814,7 @@ export interface operations {
                     "application/json": components["schemas"]["NotesSavedPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -3174,6 +3207,7 @@ export interface operations {
                     "application/json": components["schemas"]["BatchStatusPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
@@ -3269,6 +3303,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExportStatusPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
@@ -3301,6 +3336,7 @@ export interface operations {
                     "application/zip": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -3331,6 +3367,7 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
             413: components["responses"]["RequestEntityTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["UnprocessableEntity"];
@@ -3372,6 +3409,7 @@ export interface operations {
                     "application/json": components["schemas"]["SpeechStatusPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
@@ -3404,6 +3442,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -3437,6 +3476,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             410: components["responses"]["Gone"];
@@ -3501,6 +3541,7 @@ export interface operations {
                     "application/json": components["schemas"]["ServerExportStatusPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
@@ -3533,6 +3574,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
+            400: components["responses"]["BadRequest"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -3558,6 +3600,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelsPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
         };
     };
     health_health_get: {
@@ -3578,6 +3621,7 @@ export interface operations {
                     "application/json": components["schemas"]["HealthPublic"];
                 };
             };
+            400: components["responses"]["BadRequest"];
         };
     };
 }

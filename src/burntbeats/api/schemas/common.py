@@ -128,10 +128,17 @@ class ModelsPublic(BaseModel):
     quality_modes: list[QualityModePublic]
 
 
+class DiskPublic(BaseModel):
+    free_bytes: int = Field(description="Free space on DATA_DIR's disk.")
+    min_free_bytes: int = Field(description="MIN_FREE_DISK_MB: below it new uploads are refused (507).")
+    ok: bool = Field(description="free_bytes >= min_free_bytes; false makes the status degraded.")
+
+
 class HealthPublic(BaseModel):
     # Open to the fields /health adds (disk space...) so the model never hides one.
     model_config = ConfigDict(extra="allow")
 
     status: str = Field(description="ok | degraded")
     database: str = Field(description="ok | unavailable")
+    disk: DiskPublic
     version: str

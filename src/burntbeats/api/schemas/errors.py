@@ -24,8 +24,8 @@ class ErrorPublic(BaseModel):
 
 # What each error status means in this API; the OpenAPI description of every declared error response.
 ERROR_DESCRIPTIONS: dict[int, str] = {
-    400: "The request cannot be used as sent (e.g. an empty upload).",
-    403: "Missing or invalid token, or the feature is disabled on this server.",
+    400: "The request cannot be used as sent (e.g. an empty upload, or a Host not in ALLOWED_HOSTS).",
+    403: "Missing or invalid token, the feature is disabled on this server, or a cross-site request was refused.",
     404: "No such job, file or version.",
     409: "The job is not in a state that allows this (not finished yet, already finished, edited since).",
     410: "The job's files have expired and were removed.",

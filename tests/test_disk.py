@@ -1,0 +1,161 @@
+"""A really full disk: the server's DATA_DIR is a small tmpfs the test mounts (in its own user and mount
+namespace: no root, nothing left mounted), filled from outside through /proc/<pid>/root.
+
+Uploads then answer 507 with a sentence and leave nothing behind (no job folder, no spool, no row);
+MIN_FREE_DISK_MB refuses them before the disk is full and turns /health degraded; freeing space recovers.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audio_fixtures import make_tone
+from burntbeats.api.disk import DISK_FULL_DETAIL
+from live_server import LiveServer
+
+MB = 1024 * 1024
+
+
+def _namespace_mount_works(tmp: Path) -> str | None:
+    """None if `unshare` may mount a tmpfs here, else why not."""
+    if shutil.which("unshare") is None:
+        return "util-linux's unshare is not installed"
+    point = tmp / "probe"
+    point.mkdir()
+    run = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
+                          f"mount -t tmpfs -o size=1m tmpfs '{point}'"], capture_output=True, text=True)
+    return None if run.returncode == 0 else f"unshare cannot mount a tmpfs here: {run.stderr.strip()}"
+
+
+@pytest.fixture
+def small_disk_server(tmp_path):
+    """start(size_mb, **env) -> a LiveServer whose DATA_DIR is a tmpfs of that size, and its view from here."""
+    why_not = _namespace_mount_works(tmp_path)
+    if why_not:
+        pytest.skip(why_not)
+    servers = []
+
+    def start(size_mb: int, **env: str) -> tuple[LiveServer, Path]:
+        data = tmp_path / f"data{len(servers)}"
+        data.mkdir()
+        prefix = ["unshare", "--user", "--map-root-user", "--mount", "--propagation", "private", "sh", "-c",
+                  'mount -t tmpfs -o size="$1" tmpfs "$2" && shift 2 && exec "$@"', "sh", f"{size_mb}m", str(data)]
+        server = LiveServer(data, tmp_path / f"server{len(servers)}.log", env={"MAX_UPLOAD_MB": "8", **env},
+                            prefix=prefix)
+        servers.append(server)
+        view = Path(f"/proc/{server.proc.pid}/root") / data.relative_to("/")  # the tmpfs, seen from here
+        assert os.statvfs(view).f_blocks * os.statvfs(view).f_frsize <= size_mb * MB
+        return server, view
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def free(view: Path) -> int:
+    st = os.statvfs(view)
+    return st.f_bavail * st.f_frsize
+
+
+def fill(view: Path, leave_bytes: int) -> Path:
+    """Fill the disk, then give back `leave_bytes`."""
+    filler = view / "filler"
+    with open(filler, "ab") as fh:
+        try:
+            while True:
+                fh.write(b"\0" * MB)
+                fh.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        fh.truncate(max(0, fh.tell() - leave_bytes))
+    return filler
+
+
+def noise_wav(path: Path, megabytes: float) -> bytes:
+    frames = int(megabytes * MB / 2)
+    sf.write(path, (np.random.default_rng(1).uniform(-0.5, 0.5, frames)).astype(np.float32), 44100, subtype="PCM_16")
+    return path.read_bytes()
+
+
+def left_behind(view: Path) -> list[str]:
+    jobs = [p.name for p in (view / "jobs").iterdir()] if (view / "jobs").exists() else []
+    spool = [p.name for p in (view / "tmp").iterdir()] if (view / "tmp").exists() else []
+    return jobs + spool
+
+
+def wait_done(server: LiveServer, body: dict) -> dict:
+    deadline = time.monotonic() + 120
+    while True:
+        status = server.client.get(body["status_url"], headers={"X-Job-Token": body["job_token"]}).json()
+        if status["status"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def test_full_disk_is_507_with_nothing_left_then_recovers(small_disk_server, tmp_path):
+    server, view = small_disk_server(32, MIN_FREE_DISK_MB="0")
+    big = noise_wav(tmp_path / "noise.wav", 3)
+    tone = tmp_path / "tone.wav"
+    make_tone(tone, seconds=1.0)
+    # Let the workers and the database settle first (their files take part of the disk too).
+    time.sleep(1)
+
+    # 1. Almost nothing free: the request's spool (DATA_DIR/tmp) hits ENOSPC. 2. Room for the spool
+    # only: the copy into the job's folder hits it. Every upload route, each time a 507 and nothing left.
+    for leave in (MB // 2, 4 * MB):
+        filler = fill(view, leave)
+        for url, form in (("/api/stems/split", {"stems": "2", "quality": "fast"}), ("/api/speech/enhance", {}),
+                          ("/api/midi/convert", {})):
+            resp = server.client.post(url, files={"file": ("noise.wav", big)}, data=form)
+            assert resp.status_code == 507, (leave, url, resp.text)
+            assert resp.json()["detail"] == DISK_FULL_DETAIL
+            assert left_behind(view) == [], (leave, url)
+        assert server.client.get("/api/jobs").json()["jobs"] == []  # no row either
+        filler.unlink()
+
+    # Space freed: uploads work again and the job runs.
+    assert free(view) > 16 * MB
+    resp = server.client.post("/api/stems/split", files={"file": ("tone.wav", tone.read_bytes())},
+                              data={"stems": "2", "quality": "fast"})
+    assert resp.status_code == 202, resp.text
+    assert wait_done(server, resp.json())["status"] == "succeeded"
+    assert '" 500 ' not in server.logs()  # the access log: not one internal error
+
+
+def test_min_free_disk_refuses_uploads_early_and_health_says_degraded(small_disk_server, tmp_path):
+    server, view = small_disk_server(24, MIN_FREE_DISK_MB="8")
+    tone = tmp_path / "tone.wav"
+    make_tone(tone, seconds=1.0)
+
+    health = server.client.get("/health").json()
+    assert health["status"] == "ok" and health["disk"]["ok"] is True
+    assert health["disk"]["min_free_bytes"] == 8 * MB
+    assert abs(health["disk"]["free_bytes"] - free(view)) < 2 * MB
+
+    filler = fill(view, 6 * MB)  # the disk is not full, but under the threshold
+    health = server.client.get("/health").json()
+    assert health["status"] == "degraded" and health["disk"]["ok"] is False
+    assert health["disk"]["free_bytes"] < 8 * MB
+    resp = server.client.post("/api/stems/split", files={"file": ("tone.wav", tone.read_bytes())},
+                              data={"stems": "2", "quality": "fast"})
+    assert resp.status_code == 507, resp.text
+    assert "MIN_FREE_DISK_MB" in resp.json()["detail"] and "low on disk space" in resp.json()["detail"]
+    assert left_behind(view) == []
+    # Reads still work while space is low.
+    assert server.client.get("/api/jobs").status_code == 200
+
+    filler.unlink()
+    assert server.client.get("/health").json()["status"] == "ok"
+    resp = server.client.post("/api/stems/split", files={"file": ("tone.wav", tone.read_bytes())},
+                              data={"stems": "2", "quality": "fast"})
+    assert resp.status_code == 202, resp.text
+    assert wait_done(server, resp.json())["status"] == "succeeded"
