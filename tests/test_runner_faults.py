@@ -329,7 +329,8 @@ def test_a_killed_server_leaves_no_worker_and_the_job_runs_to_completion_once(tm
             assert row.status == "running" and row.attempts == 1, (row.status, row.attempts)
             time.sleep(0.1)
         row = _wait_job(url, job["job_id"], lambda j: j.attempts == 2, what="re-claimed")
-        print(f"re-claimed {(utcnow().replace(tzinfo=None) - lease_ends).total_seconds():.2f} s after the old lease ran out")
+        late = (utcnow().replace(tzinfo=None) - lease_ends).total_seconds()
+        print(f"re-claimed {late:.2f} s after the old lease ran out")
         headers = {"X-Job-Token": job["job_token"]}
         deadline = time.monotonic() + 60
         while (status := httpx.get(f"{base}{job['status_url']}", headers=headers).json())["status"] not in (

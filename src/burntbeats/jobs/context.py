@@ -11,9 +11,10 @@ exception is logged and reported as a generic internal error.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from burntbeats.settings import Settings
 

@@ -154,7 +154,7 @@ class LocalRunner:
                 if now - last_purge > self.purge_interval_s:
                     last_purge = now
                     purge_expired(self.settings)
-            except Exception:  # noqa: BLE001 - the supervisor must survive a database hiccup
+            except Exception:  # the supervisor must survive a database hiccup
                 log.exception("job supervisor error")
                 time.sleep(1.0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -74,7 +74,8 @@ def queued_count(session: Session, kind_prefix: str | None = None) -> int:
 
 def next_queued(session: Session, limit: int = 5) -> list[str]:
     """The oldest queued job ids, in order (claim one with `claim`)."""
-    return list(session.scalars(select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.created_at).limit(limit)))
+    query = select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.created_at).limit(limit)
+    return list(session.scalars(query))
 
 
 def claim(session: Session, job_id: str, owner: str | None = None, lease_s: float | None = None) -> bool:
@@ -229,7 +230,7 @@ def release(session: Session, job_id: str, owner: str) -> bool:
 
 
 def expired_jobs(session: Session, retention_hours: float) -> list[Job]:
-    cutoff = datetime.now(timezone.utc) - timedelta(hours=retention_hours)
+    cutoff = datetime.now(UTC) - timedelta(hours=retention_hours)
     return list(
         session.scalars(
             select(Job).where(

@@ -6,13 +6,13 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from burntbeats.db import session_scope
+from burntbeats.jobs import service
 from burntbeats.jobs.context import JobCancelled, JobContext, JobError
 from burntbeats.jobs.registry import resolve_handler
-from burntbeats.jobs import service
 from burntbeats.models import Job, JobStatus
 from burntbeats.settings import Settings
 from burntbeats.storage import get_storage
@@ -78,7 +78,7 @@ def execute_job(job_id: str, settings: Settings, owner: str | None = None,
         shutil.rmtree(staging, ignore_errors=True)
         log.info("job %s %s", job_id, "lost its lease" if isinstance(exc, LeaseLost) else "cancelled")
         return _status(url, job_id)
-    except Exception as exc:  # noqa: BLE001 - every failure must end the job cleanly
+    except Exception as exc:  # every failure must end the job cleanly
         shutil.rmtree(staging, ignore_errors=True)
         if not isinstance(exc, (JobError,)):
             log.exception("job %s (%s) failed", job_id, ctx.kind)
@@ -88,7 +88,7 @@ def execute_job(job_id: str, settings: Settings, owner: str | None = None,
     return _publish(url, storage, job_id, owner, staging, result)
 
 
-def _publish(url: str, storage, job_id: str, owner: str | None, staging: Path, result: dict) -> str:  # noqa: ANN001
+def _publish(url: str, storage, job_id: str, owner: str | None, staging: Path, result: dict) -> str:
     try:
         with session_scope(url) as session:
             if not service.finish_job(session, job_id, result=result, owner=owner, commit=False):
@@ -97,7 +97,7 @@ def _publish(url: str, storage, job_id: str, owner: str | None, staging: Path, r
                 log.warning("job %s: this worker no longer holds it; its result was not published", job_id)
                 return _status(url, job_id)
             storage.publish(job_id, staging)  # the row stays locked until the commit below
-    except Exception as exc:  # noqa: BLE001 - e.g. the disk failed while moving files
+    except Exception as exc:  # e.g. the disk failed while moving files
         log.exception("job %s: publishing its result failed", job_id)
         shutil.rmtree(staging, ignore_errors=True)
         with session_scope(url) as session:

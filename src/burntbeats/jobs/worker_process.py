@@ -94,7 +94,7 @@ class Heartbeat(threading.Thread):
                 try:
                     with session_scope(self.url) as session:
                         still_ours = service.renew_lease(session, job_id, owner, self.lease_s)
-                except Exception:  # noqa: BLE001 - a database hiccup: try again at the next beat
+                except Exception:  # a database hiccup: try again at the next beat
                     log.exception("lease renewal for job %s failed", job_id)
                     continue
                 self._renewed_at = time.monotonic()
@@ -108,7 +108,7 @@ def _warm_up() -> None:
     for module in WARM_IMPORTS:
         try:
             importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - a broken optional engine must not kill the worker
+        except Exception:  # a broken optional engine must not kill the worker
             log.exception("warm-up import of %s failed", module)
 
 
@@ -135,7 +135,7 @@ def worker_main(conn: Connection, settings_json: str, parent_pid: int) -> None:
         lost = heartbeat.hold(job_id, owner)
         try:
             status = execute_job(job_id, settings, owner=owner, lost=lost)
-        except Exception:  # noqa: BLE001 - e.g. the database is unreachable; the supervisor re-queues
+        except Exception:  # e.g. the database is unreachable; the supervisor re-queues
             log.exception("job %s could not be run", job_id)
             status = "error"
         finally:
