@@ -408,6 +408,15 @@ def test_the_parent_check_ends_a_worker_and_its_children_once_the_server_is_gone
     print(f"orphaned worker and its child gone {time.monotonic() - started:.2f} s after it noticed")
 
 
+def test_a_job_that_fills_the_disk_fails_with_a_sentence():
+    from burntbeats.jobs.worker import DISK_FULL, user_message
+
+    with pytest.raises(OSError) as full:  # the kernel's own ENOSPC
+        with open("/dev/full", "wb") as fh:
+            fh.write(b"x" * 65536)
+    assert user_message(full.value) == DISK_FULL
+
+
 def test_migration_adds_the_lease_columns_to_an_existing_database(tmp_path, database_url):
     from alembic import command
     from alembic.config import Config

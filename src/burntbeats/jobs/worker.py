@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import shutil
 import threading
@@ -20,6 +21,8 @@ from burntbeats.storage import get_storage
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "An internal error stopped this job. It has been logged; please try again."
+DISK_FULL = ("The server ran out of disk space while running this job; its partial files were removed. "
+             "Please try again later.")
 PROGRESS_WRITE_INTERVAL_S = 0.25
 
 
@@ -31,6 +34,8 @@ def user_message(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, MemoryError):
         return "The job ran out of memory. Try a shorter file or a faster quality mode."
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DISK_FULL
     return INTERNAL_ERROR
 
 
