@@ -196,7 +196,9 @@ async def drive(base_url: str, path: str, headers: dict, concurrency: int, durat
     errors: dict[str, int] = {}
     url = httpx.URL(base_url)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    shared = httpx.AsyncClient(base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT_S) if client == "httpx" else None
+    shared = None
+    if client == "httpx":
+        shared = httpx.AsyncClient(base_url=base_url, limits=limits, timeout=REQUEST_TIMEOUT_S)
 
     async def get(conn: H11Connection) -> int:
         if shared is not None:

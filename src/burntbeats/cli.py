@@ -3,72 +3,24 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
-from typing import Callable, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-from burntbeats.jobs.context import JobContext, JobError
+from burntbeats.cli_support import check_input, console, run_job_locally, with_workdir
 from burntbeats.jobs.kinds import JobKind
+from burntbeats.midi.cli import midi_app, transcribe
+from burntbeats.separation.cli_models import models_app
 from burntbeats.settings import get_settings
+from burntbeats.speech.cli import enhance
 from burntbeats.storage import safe_stem_name
 
 app = typer.Typer(help="Burnt Beats: stems, clean speech and MIDI from one install.", no_args_is_help=True)
-console = Console(stderr=True)
-
-
-def run_job_locally(kind: str, input_path: Path | None, params: dict, work_dir: Path, label: str) -> dict:
-    """Run a job handler in this process (no database), with a rich progress bar. Same handler as the server."""
-    from burntbeats.audio import AudioError
-    from burntbeats.jobs.worker import run_handler
-
-    work_dir.mkdir(parents=True, exist_ok=True)
-    local_input = None
-    if input_path is not None:
-        local_input = work_dir / "input"
-        try:
-            local_input.symlink_to(input_path.resolve())
-        except OSError:
-            shutil.copyfile(input_path, local_input)
-    with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[stage]}"),
-        TimeElapsedColumn(), console=console, transient=False,
-    ) as bar:
-        task = bar.add_task(label, total=100, stage="starting")
-
-        def report(stage: str, percent: float) -> None:
-            bar.update(task, completed=percent, stage=stage)
-
-        ctx = JobContext(job_id="cli", kind=kind, owner_id="local", params=params, job_dir=work_dir,
-                         input_path=local_input, settings=get_settings(), report=report)
-        try:
-            result = run_handler(ctx)
-        except (JobError, AudioError) as exc:
-            bar.stop()
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(code=1) from None
-        bar.update(task, completed=100, stage="done")
-    return result
-
-
-def _check_input(path: Path) -> None:
-    if not path.is_file():
-        console.print(f"[red]error:[/red] no such file: {path}")
-        raise typer.Exit(code=2)
-
-
-def with_workdir(fn: Callable[[Path], None]) -> None:
-    with tempfile.TemporaryDirectory(prefix="burntbeats-") as tmp:
-        fn(Path(tmp))
-
 
 @app.command()
 def serve(
-    host: Optional[str] = typer.Option(None, help="Default from HOST (127.0.0.1)."),
-    port: Optional[int] = typer.Option(None, help="Default from PORT (8000)."),
+    host: str | None = typer.Option(None, help="Default from HOST (127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Default from PORT (8000)."),
 ) -> None:
     """Start the web app and API (embedded default: SQLite, local files, in-process workers)."""
     import os
@@ -101,7 +53,7 @@ def separate(
     """Split a song into stems, writing OUTPUT/<song>/<stem>.<format>."""
     from burntbeats.audio import transcode
 
-    _check_input(input_file)
+    check_input(input_file)
     if stems not in (2, 4):
         raise typer.BadParameter("must be 2 or 4", param_hint="--stems")
     if quality not in ("fast", "balanced", "best"):
@@ -128,12 +80,7 @@ def separate(
     with_workdir(work)
 
 
-# Each capability's commands live in its own package; they import `run_job_locally` from here,
-# so they are registered after it is defined.
-from burntbeats.midi.cli import midi_app, transcribe  # noqa: E402
-from burntbeats.separation.cli_models import models_app  # noqa: E402
-from burntbeats.speech.cli import enhance  # noqa: E402
-
+# Each capability's commands live in its own package (on burntbeats.cli_support).
 app.command("enhance")(enhance)
 app.command("transcribe")(transcribe)
 app.add_typer(midi_app, name="midi")

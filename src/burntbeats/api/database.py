@@ -14,8 +14,8 @@ unreachable, gets 503 + Retry-After with a sentence (see :func:`install_database
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 import anyio
 import anyio.to_thread

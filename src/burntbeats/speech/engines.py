@@ -19,14 +19,17 @@ import ctypes
 import importlib.util
 import os
 import threading
-from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-ENGINE_SAMPLE_RATE = 48000
+from burntbeats.speech.base import (
+    NO_LIMIT_DB,
+    EngineUnavailable,
+    EnhancerStream,
+    SpeechEnhancer,
+)
 
 # Public quality names -> engine names. Engine names are accepted too.
 QUALITIES = ("fast", "balanced", "best")
@@ -45,58 +48,6 @@ ENGINE_CHOICES = tuple(ENGINE_ALIASES)
 # no pre-roll joins), on one core. DeepFilterNet's post-filter (beta 0.005 / 0.02) and
 # running the model twice were measured too: both scored lower on PESQ-WB and STOI
 # (bench/speech.py), so neither is used.
-
-NO_LIMIT_DB = 100.0  # DeepFilterNet treats >= 100 dB as "no attenuation limit"
-
-
-class EngineUnavailable(RuntimeError):
-    """The engine's runtime or weights cannot be loaded on this machine."""
-
-
-class EnhancerStream(Protocol):
-    def process(self, frames: np.ndarray) -> np.ndarray:
-        """float32 mono samples in [-1, 1], a whole number of frames -> the same number of samples."""
-        ...
-
-    def close(self) -> None: ...
-
-
-class SpeechEnhancer(ABC):
-    """A speech denoiser. Output sample ``n`` of a stream corresponds to input sample ``n - delay``."""
-
-    name: str  # engine name as stored on the job ("deepfilternet3", "rnnoise")
-    model: str  # model/version description for the job result
-    sample_rate: int = ENGINE_SAMPLE_RATE
-    frame_length: int = 480
-    delay: int = 0
-    # False when the engine cannot limit its own attenuation: the driver then mixes the
-    # (time-aligned) input back in at ``dry_gain()``.
-    native_atten_limit: bool = False
-    # The limit used when the caller gives none (None = remove as much as the model wants).
-    default_atten_limit_db: float | None = None
-
-    def __init__(self, atten_limit_db: float | None = None) -> None:
-        """`atten_limit_db`: None = the engine's default; 100 (or more) = no limit."""
-        if atten_limit_db is None:
-            atten_limit_db = self.default_atten_limit_db
-        if atten_limit_db is not None and not (0.0 < float(atten_limit_db) <= NO_LIMIT_DB):
-            raise ValueError("atten_limit_db must be in (0, 100]")
-        self.atten_limit_db = None if atten_limit_db is None or atten_limit_db >= NO_LIMIT_DB else float(atten_limit_db)
-
-    def dry_gain(self) -> float:
-        """How much of the input to mix back in to honour the attenuation limit (0 = none)."""
-        if self.native_atten_limit or self.atten_limit_db is None:
-            return 0.0
-        return float(10.0 ** (-self.atten_limit_db / 20.0))
-
-    @abstractmethod
-    def open_stream(self) -> EnhancerStream:
-        """A new, independent model state (one per channel and per parallel segment)."""
-
-    def describe(self) -> dict:
-        return {"engine": self.name, "model": self.model, "delay_samples": self.delay,
-                "atten_limit_db": self.atten_limit_db}
-
 
 # --------------------------------------------------------------------------- DeepFilterNet 3
 
@@ -152,7 +103,7 @@ class _FrameStream:
         self._in_p = self._in.ctypes.data_as(_FLOAT_P)
         self._out_p = self._out.ctypes.data_as(_FLOAT_P)
 
-    def _run(self, in_p, out_p) -> None:  # noqa: ANN001
+    def _run(self, in_p, out_p) -> None:
         raise NotImplementedError
 
     def _free(self) -> None:
@@ -182,7 +133,7 @@ class _FrameStream:
     def __del__(self) -> None:  # pragma: no cover - safety net
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a finaliser must not raise (at interpreter exit ctypes may be gone)
             pass
 
 
@@ -204,7 +155,7 @@ class _DeepFilterStream(_FrameStream):
         if post_filter_beta > 0:
             lib.df_set_post_filter_beta(self._state, float(post_filter_beta))
 
-    def _run(self, in_p, out_p) -> None:  # noqa: ANN001
+    def _run(self, in_p, out_p) -> None:
         self._lib.df_process_frame(self._state, in_p, out_p)
 
     def _free(self) -> None:
@@ -273,7 +224,7 @@ class _RNNoiseStream(_FrameStream):
             raise EngineUnavailable("RNNoise could not create its state")
         self._state = ctypes.c_void_p(state)
 
-    def _run(self, in_p, out_p) -> None:  # noqa: ANN001
+    def _run(self, in_p, out_p) -> None:
         self._lib.rnnoise_process_frame(self._state, out_p, in_p)  # (state, out, in)
 
     def _free(self) -> None:

@@ -18,15 +18,15 @@ short equal-gain raised-cosine cross-fade. Lane outputs go to temporary files, a
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import soundfile as sf
 
-from burntbeats.speech.engines import SpeechEnhancer
+from burntbeats.speech.base import SpeechEnhancer
 from burntbeats.speech.stream import AlignedEnhancer, FIRFilter, LoudnessMeter, Resampler, highpass_taps
 
 PREROLL_S = 6  # whole seconds a lane starts early: DeepFilterNet's feature normalisation (tau 1 s) converges
@@ -156,7 +156,7 @@ def enhance_wav(
     info = sf.info(str(src))
     rate_in, channels, n_in = int(info.samplerate), int(info.channels), int(info.frames)
     lanes = plan_lanes(n_in, rate_in, rate_out, workers, work_dir)
-    total = sum(l.read_end - l.read_start for l in lanes)
+    total = sum(lane.read_end - lane.read_start for lane in lanes)
     done = [0] * len(lanes)
     stop = threading.Event()
     runner = ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="speech-lane")

@@ -9,7 +9,7 @@ for sample. Memory is bounded by the block size, never by the length of the reco
 * :class:`Resampler` - polyphase resampling equal to ``scipy.signal.resample_poly`` on the
   whole signal (computed on overlapping segments with enough context on both sides).
 * :class:`FIRFilter` - a linear-phase FIR (the rumble high-pass), zero-delay.
-* :class:`AlignedEnhancer` - runs a :class:`~burntbeats.speech.engines.SpeechEnhancer`
+* :class:`AlignedEnhancer` - runs a :class:`~burntbeats.speech.base.SpeechEnhancer`
   per channel, removes its delay, mixes the dry signal back in for an attenuation limit.
 * :class:`LoudnessMeter` - ITU-R BS.1770 integrated loudness, accumulated block by block
   (the same result as ``pyloudnorm.Meter.integrated_loudness`` on the whole signal).
@@ -22,7 +22,7 @@ from math import gcd
 import numpy as np
 from scipy import signal
 
-from burntbeats.speech.engines import EnhancerStream, SpeechEnhancer
+from burntbeats.speech.base import EnhancerStream, SpeechEnhancer
 
 
 def _empty(channels: int) -> np.ndarray:
