@@ -1,7 +1,12 @@
 // The MIDI API (/api/midi/*): conversions, notes, batches, merge and zip export.
 
 import { api, ApiError, errorMessage, type Accepted, type JobStatus, type Schemas } from "./api";
+import type { operations } from "./api-types";
 import type { ServerNote } from "./pianoRoll";
+
+/** The JSON bodies of /convert and /batch, as the server's OpenAPI declares them (they also take a form). */
+type ConvertBody = NonNullable<operations["midi_convert_api_midi_convert_post"]["requestBody"]>["content"]["application/json"];
+type BatchBody = NonNullable<operations["midi_batch_api_midi_batch_post"]["requestBody"]>["content"]["application/json"];
 
 /** A conversion's status (the server's MidiStatusPublic; `status` narrowed to the job states). */
 export type MidiStatus = JobStatus & Schemas["MidiStatusPublic"];
@@ -45,11 +50,13 @@ export type BatchAccepted = Schemas["BatchAcceptedPublic"];
 export type NotesSaved = Schemas["NotesSavedPublic"];
 
 export function convertStem(sourceJob: string, sourceToken: string, stem: string, s: ConversionSettings): Promise<Accepted> {
-  return api("/api/midi/convert", { json: { source_job: sourceJob, stem, source_token: sourceToken, ...changedSettings(s) } });
+  const body: ConvertBody = { source_job: sourceJob, stem, source_token: sourceToken, ...changedSettings(s) };
+  return api("/api/midi/convert", { json: body });
 }
 
 export function batchStems(items: { source_job: string; stem: string; source_token: string }[], s: ConversionSettings): Promise<BatchAccepted> {
-  return api("/api/midi/batch", { json: { items, ...changedSettings(s) } });
+  const body: BatchBody = { items, ...changedSettings(s) };
+  return api("/api/midi/batch", { json: body });
 }
 
 export function saveNotes(jobId: string, token: string, notes: ServerNote[], baseVersion?: number): Promise<NotesSaved> {
