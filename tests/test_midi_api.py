@@ -21,7 +21,6 @@ from burntbeats.midi.midifile import read_midi
 from conftest import make_settings, wait_for
 from test_midi_synth import INSTRUMENTS, chord_progression, random_melody, render
 
-
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("basic_pitch") is None,
     reason="the Basic Pitch model is not installed: pip install --no-deps basic-pitch==0.4.0",
@@ -108,7 +107,8 @@ def test_convert_upload_status_file_and_metadata(client, converted, audio_dir):
     assert file_info["ppq"] == midi.ticks_per_beat and file_info["track_count"] == len(midi.tracks)
     assert abs(file_info["duration_s"] - midi.length) < 1e-6
     assert meta["settings"]["quantize"] == "1/16" and meta["settings"]["onset_threshold"] == 0.5
-    assert {"estimated_key", "estimated_tempo", "polyphony", "pitch_range", "note_length_s"} <= set(meta["note_analysis"])
+    analysis_keys = {"estimated_key", "estimated_tempo", "polyphony", "pitch_range", "note_length_s"}
+    assert analysis_keys <= set(meta["note_analysis"])
 
     assert client.get(f"/api/midi/status/{job_id}").status_code == 403
     assert client.get(f"/api/midi/status/{job_id}", headers={"X-Job-Token": "nope"}).status_code == 403
@@ -130,8 +130,8 @@ def test_edit_notes_round_trip_versions_and_undo(client, converted):
     assert body["notes_version"] == 2 and body["note_count"] == 4
     # The regenerated file holds exactly the edited notes.
     content = read_midi_bytes(client.get(body["file_url"]).content)
-    got = sorted(((n.pitch, n.start_s, n.end_s, n.velocity) for n in content.all_notes()))
-    want = sorted(((n["pitch"], n["start_s"], n["end_s"], n["velocity"]) for n in edited))
+    got = sorted((n.pitch, n.start_s, n.end_s, n.velocity) for n in content.all_notes())
+    want = sorted((n["pitch"], n["start_s"], n["end_s"], n["velocity"]) for n in edited)
     assert [g[0] for g in got] == [w[0] for w in want] and [g[3] for g in got] == [w[3] for w in want]
     assert np.allclose([g[1:3] for g in got], [w[1:3] for w in want], atol=0.0011)
     bent = [n for n in content.all_notes() if n.pitch == 84][0]
@@ -140,11 +140,14 @@ def test_edit_notes_round_trip_versions_and_undo(client, converted):
     assert meta["notes_version"] == 2 and meta["midi_file_analysis"]["note_count"] == 4
 
     # A stale base_version is refused; a malformed list names the first bad note.
-    assert client.put(f"/api/midi/notes/{job_id}", headers=h, json={"notes": edited, "base_version": 1}).status_code == 409
+    stale = client.put(f"/api/midi/notes/{job_id}", headers=h, json={"notes": edited, "base_version": 1})
+    assert stale.status_code == 409
     bad = edited[:2] + [{"pitch": 60, "start_s": 2.0, "end_s": 1.0, "velocity": 90}, {"pitch": 999}]
     resp = client.put(f"/api/midi/notes/{job_id}", headers=h, json={"notes": bad})
-    assert resp.status_code == 422 and "Note 3 (index 2)" in resp.json()["detail"] and "start_s" in resp.json()["detail"]
-    resp = client.put(f"/api/midi/notes/{job_id}", headers=h, json=[{"pitch": 60, "start_s": 0, "end_s": 1, "velocity": 0}])
+    detail = resp.json()["detail"]
+    assert resp.status_code == 422 and "Note 3 (index 2)" in detail and "start_s" in detail
+    resp = client.put(f"/api/midi/notes/{job_id}", headers=h,
+                      json=[{"pitch": 60, "start_s": 0, "end_s": 1, "velocity": 0}])
     assert resp.status_code == 422 and "velocity" in resp.json()["detail"]
     assert client.put(f"/api/midi/notes/{job_id}", json={"notes": edited}).status_code == 403
 
@@ -255,7 +258,8 @@ def test_batch_of_files_and_stems(client, audio_dir, stems_job):
     status = wait_for(client, url, token)
     assert status["status"] == "succeeded" and status["counts"] == {"succeeded": 3} and status["progress"] == 100
     assert all(j["note_count"] > 0 and j["file_url"] for j in status["jobs"])
-    vocals = client.get(f"/api/midi/status/{status['jobs'][2]['job_id']}", headers={"X-Job-Token": status["jobs"][2]["job_token"]}).json()
+    third = status["jobs"][2]
+    vocals = client.get(f"/api/midi/status/{third['job_id']}", headers={"X-Job-Token": third["job_token"]}).json()
     assert vocals["track"]["program"] == 54 and vocals["settings"]["melodia_trick"] is False
     assert vocals["group_id"] == body["batch_id"]
 
@@ -281,7 +285,8 @@ def test_batch_is_all_or_nothing(client, audio_dir, settings):
         resp = client.post("/api/midi/batch", files=[("files", ("a.wav", a, "audio/wav")),
                                                      ("files", ("notes.txt", b, "text/plain"))])
     assert resp.status_code == 415 and resp.json()["detail"].startswith("Item 2 (notes.txt)")
-    resp = client.post("/api/midi/batch", json={"items": [{"source_job": "a" * 32, "stem": "vocals", "source_token": "x"}]})
+    resp = client.post("/api/midi/batch",
+                       json={"items": [{"source_job": "a" * 32, "stem": "vocals", "source_token": "x"}]})
     assert resp.status_code == 404 and resp.json()["detail"].startswith("Item 1")
     resp = client.post("/api/midi/batch", json={"items": [{"source_job": "a", "stem": "x"}] * 5})
     assert resp.status_code == 422 and "at most 4" in resp.json()["detail"]

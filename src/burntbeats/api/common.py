@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, UploadFile
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from sqlalchemy.orm import Session
 
 from burntbeats.api.deps import AppState, job_token
 from burntbeats.api.uploads import save_and_probe
@@ -24,7 +25,7 @@ from burntbeats.storage import Storage
 INPUT_FILE = "input"
 
 
-def _iso(value) -> str | None:  # noqa: ANN001 - a datetime or None
+def _iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.isoformat() + ("Z" if value.tzinfo is None else "")

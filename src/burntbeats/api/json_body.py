@@ -80,4 +80,5 @@ class BoundedJsonRoute(APIRoute):
 
 
 def _too_large() -> HTTPException:
-    return HTTPException(status_code=413, detail=f"The JSON body is larger than the {MAX_JSON_BYTES // (1024 * 1024)} MB limit.")
+    limit_mb = MAX_JSON_BYTES // (1024 * 1024)
+    return HTTPException(status_code=413, detail=f"The JSON body is larger than the {limit_mb} MB limit.")

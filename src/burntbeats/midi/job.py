@@ -16,10 +16,11 @@ import os
 import shutil
 import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -74,14 +75,14 @@ def resolve_track(name: str | None, stem: str | None, cs: ConversionSettings) ->
     return TrackInfo(name=label, program=program, is_drum=is_drum)
 
 
-def _engine(settings) -> Any:  # noqa: ANN001
+def _engine(settings) -> Any:
     try:
         return get_engine(getattr(settings, "midi_model_path", None), threads=engine_threads(settings))
     except EngineUnavailable as exc:
         raise JobError(str(exc)) from None
 
 
-def _decode(path: Path, work: Path, max_duration_s: float | None, progress) -> tuple[np.ndarray, dict]:  # noqa: ANN001
+def _decode(path: Path, work: Path, max_duration_s: float | None, progress) -> tuple[np.ndarray, dict]:
     """Any supported format -> mono float32 at the model rate (decoded at its own rate, then soxr HQ)."""
     from burntbeats.audio import decode_to_wav, probe
 
@@ -100,7 +101,7 @@ def _decode(path: Path, work: Path, max_duration_s: float | None, progress) -> t
 
 
 def transcribe_audio_file(
-    path: Path, cs: ConversionSettings, settings, work: Path, progress=None, decode_any: bool = True,  # noqa: ANN001
+    path: Path, cs: ConversionSettings, settings, work: Path, progress=None, decode_any: bool = True,
 ) -> tuple[Transcription, dict, Any]:
     """Decode + transcribe one file; returns (transcription, source audio info, engine)."""
     t0 = time.perf_counter()
@@ -125,7 +126,7 @@ def transcribe_audio_file(
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def read_metadata(job_dir: Path) -> dict[str, Any]:
@@ -155,7 +156,7 @@ def _render(job_dir: Path, notes: Sequence[Note], meta: dict) -> tuple[Path, Any
     return tmp, read_midi(tmp)
 
 
-def _publish(job_dir: Path, tmp: Path, content, meta: dict, version: int) -> dict:  # noqa: ANN001
+def _publish(job_dir: Path, tmp: Path, content, meta: dict, version: int) -> dict:
     out = Path(job_dir) / OUTPUT_MIDI
     os.replace(tmp, out)
     notes = content.all_notes()

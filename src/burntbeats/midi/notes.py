@@ -16,11 +16,12 @@ import json
 import math
 import os
 import re
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from burntbeats.errors import Conflict, InvalidRequest, NotFound
 
@@ -64,7 +65,7 @@ class Note:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Note":
+    def from_dict(cls, d: dict[str, Any]) -> Note:
         bends = d.get("pitch_bends")
         return cls(
             pitch=int(d["pitch"]),
@@ -257,7 +258,7 @@ _VERSION_FILE = re.compile(r"^v(\d{4,})\.json$")
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class NoteStore:
@@ -329,7 +330,8 @@ class NoteStore:
         parent = self.head() if self.exists() else None
         if base_version is not None and parent is not None and base_version != parent:
             raise VersionConflict(
-                f"The notes changed since version {base_version} (the current version is {parent}); reload and edit again."
+                f"The notes changed since version {base_version} (the current version is {parent}); "
+                "reload and edit again."
             )
         numbers = self.version_numbers()
         version = (numbers[-1] if numbers else 0) + 1

@@ -12,10 +12,22 @@ from burntbeats.api.common import INPUT_FILE, uploaded_audio
 from burntbeats.api.deps import AppState, SessionDep, StateDep, TokenDep, UserIdDep, job_token
 from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import (
-    BATCH_TOKEN_PURPOSE, KIND, check_queue, relabel, stem_input, stem_params, stem_parent, upload_params,
+    BATCH_TOKEN_PURPOSE,
+    KIND,
+    check_queue,
+    relabel,
+    stem_input,
+    stem_params,
+    stem_parent,
+    upload_params,
 )
 from burntbeats.api.routes.midi.params import (
-    SETTINGS_DOC, UPLOAD_FIELDS, BatchRequest, body_schema, merged_settings, read_request,
+    SETTINGS_DOC,
+    UPLOAD_FIELDS,
+    BatchRequest,
+    body_schema,
+    merged_settings,
+    read_request,
 )
 from burntbeats.api.schemas.midi import BatchAcceptedPublic, BatchStatusPublic
 from burntbeats.api.urls import file_url, path_for

@@ -44,7 +44,9 @@ def stem_name(stem: str) -> str:
     return f"{STEMS_SUBDIR}/{stem}.wav"
 
 
-def stem_parent(state: AppState, session: Session, source_job: str, stem: str | None, token: str | None) -> tuple[Job, str]:
+def stem_parent(
+    state: AppState, session: Session, source_job: str, stem: str | None, token: str | None,
+) -> tuple[Job, str]:
     """A finished stems job and one of its stems (403/404/409/410 with a sentence)."""
     if not token:
         raise Forbidden("Give the source job's token (`source_token` or the X-Job-Token header).")

@@ -9,8 +9,17 @@ from burntbeats.api.common import INPUT_FILE, accepted, files_gone, require_succ
 from burntbeats.api.deps import SessionDep, StateDep, UserIdDep
 from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import (
-    KIND, MIDI_MEDIA_TYPE, MidiJob, check_queue, notes_dir, read_job_metadata, stem_input, stem_params, stem_parent,
-    upload_params, urls,
+    KIND,
+    MIDI_MEDIA_TYPE,
+    MidiJob,
+    check_queue,
+    notes_dir,
+    read_job_metadata,
+    stem_input,
+    stem_params,
+    stem_parent,
+    upload_params,
+    urls,
 )
 from burntbeats.api.routes.midi.params import SETTINGS_DOC, UPLOAD_FIELDS, ConvertRequest, body_schema, read_request
 from burntbeats.api.schemas.midi import MidiAcceptedPublic, MidiStatusPublic
@@ -80,7 +89,8 @@ async def convert(
 
 
 @router.get("/status/{job_id}", name="midi.status", response_model=MidiStatusPublic,
-            response_model_exclude_unset=True, summary="Progress; when done, the piano-roll notes and the MIDI file URL")
+            response_model_exclude_unset=True,
+            summary="Progress; when done, the piano-roll notes and the MIDI file URL")
 def status(
     request: Request,
     job: MidiJob,

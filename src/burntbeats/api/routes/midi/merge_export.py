@@ -15,7 +15,12 @@ from burntbeats.api.common import files_gone, require_succeeded, scratch_dir, st
 from burntbeats.api.deps import AppState, SessionDep, StateDep, TokenDep, UserIdDep, job_token
 from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import (
-    EXPORT_KIND, KIND, MIDI_MEDIA_TYPE, read_job_metadata, require_midi_output, stem_name,
+    EXPORT_KIND,
+    KIND,
+    MIDI_MEDIA_TYPE,
+    read_job_metadata,
+    require_midi_output,
+    stem_name,
 )
 from burntbeats.api.routes.midi.params import ExportRequest, MergeRequest, MergeSourceRef
 from burntbeats.api.schemas.midi import ExportAcceptedPublic, ExportStatusPublic
@@ -85,7 +90,8 @@ def _export_input(index: int, item: dict) -> FilesFromJob:
         return FilesFromJob(item["job_id"], {names["midi"]: OUTPUT_MIDI, names["metadata"]: METADATA},
                             gone_message=f"The MIDI of {item['name']!r} has expired; convert it again.")
     return FilesFromJob(item["job_id"], {names["audio"]: stem_name(item["stem"])},
-                        gone_message=f"The stem {item['stem']!r} of job {item['job_id']} has expired; split the song again.")
+                        gone_message=f"The stem {item['stem']!r} of job {item['job_id']} has expired; "
+                                     "split the song again.")
 
 
 @router.post("/export", status_code=202, name="midi.export", response_model=ExportAcceptedPublic,
@@ -108,7 +114,9 @@ async def export(
             for stem in (job.result or {}).get("stems", []):
                 stem_items.append({"type": "stem", "job_id": job.id, "stem": stem, "name": stem})
         else:
-            raise InvalidRequest(f"Job {job.id} is a {job.kind} job; source_jobs must be MIDI conversions or stems jobs.")
+            raise InvalidRequest(
+                f"Job {job.id} is a {job.kind} job; source_jobs must be MIDI conversions or stems jobs."
+            )
     if request_body.selected_stems:
         chosen: list[dict] = []
         for wanted in dict.fromkeys(s.strip() for s in request_body.selected_stems if s.strip()):
@@ -116,7 +124,9 @@ async def export(
             match = match or next((i for i in stem_items if i["stem"].lower() == wanted.lower()), None)
             if match is None:
                 available = sorted({i["stem"] for i in midi_items + stem_items})
-                raise NotFound(f"No source job provides the stem {wanted!r}; available: {', '.join(available) or 'none'}.")
+                raise NotFound(
+                    f"No source job provides the stem {wanted!r}; available: {', '.join(available) or 'none'}."
+                )
             chosen.append(match)
     else:
         covered = {i["stem"].lower() for i in midi_items}

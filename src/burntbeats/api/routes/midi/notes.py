@@ -63,7 +63,8 @@ def put_notes(request: Request, edit: NotesEdit, job: FinishedMidiJob, state: St
 
 
 @router.post("/notes/{job_id}/undo", name="midi.notes.undo", response_model=NotesSavedPublic,
-             response_model_exclude_unset=True, summary="Undo the last edit: back to the previous version; output.mid follows")
+             response_model_exclude_unset=True,
+             summary="Undo the last edit: back to the previous version; output.mid follows")
 def undo(request: Request, job: FinishedMidiJob, state: StateDep) -> dict:
     meta = undo_notes(notes_dir(state, job), max_versions=state.settings.midi_max_versions)
     return notes_response(request, state, job, meta)

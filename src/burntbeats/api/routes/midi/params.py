@@ -49,7 +49,9 @@ class StemSource(BaseModel):
     source_job: str | None = Field(None, max_length=64, description="A finished stems job's id.")
     stem: str | None = Field(None, max_length=120, description="The stem to convert, e.g. vocals.")
     source_token: str | None = Field(None, max_length=256, description="The stems job's job_token.")
-    track_name: str | None = Field(None, description="Track name (default: the stem or file name); 80 characters at most.")
+    track_name: str | None = Field(
+        None, description="Track name (default: the stem or file name); 80 characters at most."
+    )
 
 
 class _NestedSettings(BaseModel):
@@ -165,7 +167,9 @@ def validation_error(exc: ValidationError, loc: tuple = ()) -> RequestValidation
     return RequestValidationError(errors)
 
 
-async def read_request(request: Request, model: type[Model]) -> tuple[Model, list[tuple[str, UploadFile]], FormData | None]:
+async def read_request(
+    request: Request, model: type[Model],
+) -> tuple[Model, list[tuple[str, UploadFile]], FormData | None]:
     """A JSON object or a form validated as `model`: (fields, uploaded files, the form to close)."""
     fields: dict[str, Any]
     files: list[tuple[str, UploadFile]] = []
@@ -209,7 +213,8 @@ async def read_request(request: Request, model: type[Model]) -> tuple[Model, lis
 
 def _check_repeated(fields: dict[str, Any], model: type[BaseModel]) -> None:
     """A form field given twice is a list: fine for list fields (`items`), a clear 422 for the rest."""
-    repeatable = {name for name, field in model.model_fields.items() if getattr(field.annotation, "__origin__", None) is list}
+    repeatable = {name for name, field in model.model_fields.items()
+                  if getattr(field.annotation, "__origin__", None) is list}
     errors = [{"loc": ("body", key), "msg": "give it once", "type": "repeated_field"}
               for key, value in fields.items() if isinstance(value, list) and key not in repeatable]
     if errors:
