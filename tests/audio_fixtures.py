@@ -78,7 +78,8 @@ def _encode_pyav(path: Path, audio: np.ndarray, sr: int, codec: str, container_f
             stream.bit_rate = 192_000 if channels == 2 else 128_000
         step = 4096  # PyAV rebuffers to the encoder's frame size
         for i in range(0, audio.shape[1], step):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[:, i : i + step]), format="fltp", layout=layout)
+            block = np.ascontiguousarray(audio[:, i : i + step])
+            frame = av.AudioFrame.from_ndarray(block, format="fltp", layout=layout)
             frame.sample_rate = sr
             frame.pts = i
             for packet in stream.encode(frame):
@@ -87,7 +88,9 @@ def _encode_pyav(path: Path, audio: np.ndarray, sr: int, codec: str, container_f
             out.mux(packet)
 
 
-def make_tone(path, seconds: float = 2.0, sr: int = 44100, channels: int = 2, freq: float = 440.0, fmt=None) -> np.ndarray:
+def make_tone(
+    path, seconds: float = 2.0, sr: int = 44100, channels: int = 2, freq: float = 440.0, fmt=None
+) -> np.ndarray:
     """Write a sine tone (amplitude 0.5, 5 ms fades) and return the float32 (channels, n) written.
 
     Each channel carries the same tone (channel k is scaled by 1 - 0.1*k so channels

@@ -62,7 +62,8 @@ def wav_bytes(
                       ba & 0xFFFF, bits & 0xFFFF) + fmt_extra
     fsize = len(fmt) if fmt_size is None else fmt_size
     dsize = len(pcm) if data_size is None else data_size
-    body = b"WAVE" + b"fmt " + struct.pack("<I", fsize & 0xFFFFFFFF) + fmt + b"data" + struct.pack("<I", dsize & 0xFFFFFFFF) + pcm
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", fsize & 0xFFFFFFFF) + fmt
+            + b"data" + struct.pack("<I", dsize & 0xFFFFFFFF) + pcm)
     rsize = len(body) if riff_size is None else riff_size
     return riff + struct.pack("<I", rsize & 0xFFFFFFFF) + body
 
@@ -84,6 +85,23 @@ def _ogg_crc(page: bytes) -> int:
             crc = ((crc << 1) ^ 0x04C11DB7) if crc & 0x80000000 else crc << 1
             crc &= 0xFFFFFFFF
     return crc
+
+
+def ogg_fixed_serial(data: bytes, serial: int = 0x42) -> bytes:
+    """Every page's stream serial number set to ``serial`` (encoders pick a random one), CRCs fixed."""
+    out = bytearray()
+    pos = 0
+    while pos < len(data):
+        assert data[pos : pos + 4] == b"OggS"
+        nsegs = data[pos + 26]
+        length = 27 + nsegs + sum(data[pos + 27 : pos + 27 + nsegs])
+        page = bytearray(data[pos : pos + length])
+        page[14:18] = struct.pack("<I", serial)
+        page[22:26] = b"\0\0\0\0"
+        page[22:26] = struct.pack("<I", _ogg_crc(bytes(page)))
+        out += page
+        pos += length
+    return bytes(out)
 
 
 def ogg_set_last_granule(data: bytes, granule: int) -> bytes:
@@ -175,7 +193,7 @@ def _webm_opus(path: Path, seconds: float) -> bytes:
     sr = 48000
     n = int(seconds * sr)
     x = (0.3 * np.sin(2 * np.pi * 330 * np.arange(n) / sr)).astype(np.float32)
-    with av.open(str(path), "w", format="webm") as out:
+    with av.open(str(path), "w", format="webm", container_options={"fflags": "+bitexact"}) as out:
         stream = out.add_stream("libopus", rate=sr)
         stream.layout = "mono"
         for i in range(0, n, 960):
@@ -202,6 +220,8 @@ def base_files(workdir: Path) -> dict[str, bytes]:
         path = workdir / f"base.{name}"
         make_tone(path, seconds=BASE_SECONDS, sr=sr, channels=1, fmt=fmt)
         out[name] = path.read_bytes()
+        if name in ("ogg", "opus"):  # deterministic bytes: no random stream serial
+            out[name] = ogg_fixed_serial(out[name])
     out["webm"] = _webm_opus(workdir / "base.webm", BASE_SECONDS)
     make_surround(workdir / "base51.flac", "5.1", seconds=BASE_SECONDS, sr=22050)
     out["flac51"] = (workdir / "base51.flac").read_bytes()
@@ -323,7 +343,8 @@ def fuzz_cases(workdir: Path) -> list[FuzzCase]:
         add(f"random-{i}.mp3", rng.integers(0, 256, n, dtype=np.uint8).tobytes(), "random")
     magics = {"wav": b"RIFF\x24\x00\x01\x00WAVEfmt ", "flac": b"fLaC\x00\x00\x00\x22", "ogg": b"OggS\x00\x02",
               "mp3": b"\xff\xfb\x90\x64", "id3": b"ID3\x03\x00\x00\x00\x00\x00\x10", "m4a": b"\x00\x00\x00\x20ftypM4A ",
-              "mkv": b"\x1aE\xdf\xa3\x9f\x42\x86\x81\x01", "aiff": b"FORM\x00\x01\x00\x00AIFFCOMM", "au": b".snd\x00\x00\x00\x18",
+              "mkv": b"\x1aE\xdf\xa3\x9f\x42\x86\x81\x01", "aiff": b"FORM\x00\x01\x00\x00AIFFCOMM",
+              "au": b".snd\x00\x00\x00\x18",
               "caf": b"caff\x00\x01\x00\x00", "aac": b"\xff\xf1\x50\x80", "wv": b"wvpk"}
     for kind, magic in magics.items():
         for j, n in enumerate((40, 20_000)):
@@ -333,7 +354,8 @@ def fuzz_cases(workdir: Path) -> list[FuzzCase]:
     tricks = {
         "m3u": b"#EXTM3U\n#EXTINF:10,x\nfile:///etc/passwd\n",
         "m3u8": b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:10\n#EXTINF:10.0,\nhttp://127.0.0.1:9/a.ts\n#EXT-X-ENDLIST\n",
-        "hls-local": b"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1.0,\n/etc/passwd\n#EXTINF:1.0,\nconcat:/etc/hosts|/etc/passwd\n",
+        "hls-local": b"#EXTM3U\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1.0,\n/etc/passwd\n"
+                     b"#EXTINF:1.0,\nconcat:/etc/hosts|/etc/passwd\n",
         "hls-data": b"#EXTM3U\n#EXTINF:1,\ndata:audio/wav;base64,UklGRiQAAABXQVZFZm10IBAAAAABAAEA\n",
         "ffconcat": b"ffconcat version 1.0\nfile '/etc/passwd'\nfile 'data/jobs/other/input'\n",
         "sdp": b"v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=x\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5004 RTP/AVP 0\r\n",
@@ -353,7 +375,7 @@ def fuzz_cases(workdir: Path) -> list[FuzzCase]:
     wav_small = wav_bytes(pcm16(0.3, 22050, 1))
     zbuf = io.BytesIO()
     with zipfile.ZipFile(zbuf, "w") as zf:
-        zf.writestr("song.wav", wav_small)
+        zf.writestr(zipfile.ZipInfo("song.wav", date_time=(2020, 1, 1, 0, 0, 0)), wav_small)  # fixed time
     add("polyglot-zip-with-wav.wav", zbuf.getvalue(), "polyglot")
     add("polyglot-wav-then-zip.wav", wav_small + zbuf.getvalue(), "polyglot")
     add("polyglot-html-then-wav.wav", b"<!doctype html><html><body>hi</body></html>\n" + wav_small, "polyglot")

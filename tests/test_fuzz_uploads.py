@@ -191,9 +191,10 @@ def test_fuzzed_uploads_are_refused_or_handled(tmp_path, monkeypatch, capsys):
                         if any(c.name.rsplit(".", 1)[0] in n for c in cases[:: max(1, len(cases) // 50)]))
 
     elapsed = time.monotonic() - started
+    by_code = ", ".join(f"{k}: {v}" for k, v in sorted(answers.items()) if k.isdigit() and k != "202")
     summary = (
         f"fuzz: {len(cases)} files x {len(ENDPOINTS)} endpoints = {len(cases) * len(ENDPOINTS)} uploads; "
-        f"4xx {answers['4xx']} ({', '.join(f'{k}: {v}' for k, v in sorted(answers.items()) if k.isdigit() and k != '202')}), "
+        f"4xx {answers['4xx']} ({by_code}), "
         f"202 {answers['202']} -> succeeded {jobs.outcomes['succeeded']}, failed with a sentence "
         f"{jobs.outcomes['failed']}; 5xx {answers['5xx']}; MIDI with 0 notes {jobs.outcomes['midi-0-notes']}; "
         f"problems {len(jobs.problems)}; canaries ok {9 - len(canary_fails)}/9; {elapsed:.0f} s"

@@ -161,7 +161,8 @@ def test_enhance_surround(client, surround_files):
     # the default (channels=mono) folds to mono; channels=keep keeps at most two, so folds to stereo
     for mode, target, width in (("mono", "mono", 1), ("keep", "stereo", 2)):
         files = {k: v for k, v in surround_files.items() if (k[0] == "5.1") == (mode == "keep")}
-        for (layout, _), status in _submit_all(client, "/api/speech/enhance", files, engine="fast", channels=mode).items():
+        done = _submit_all(client, "/api/speech/enhance", files, engine="fast", channels=mode)
+        for (layout, _), status in done.items():
             _expect_downmixed(status, layout, target)
             assert status["result"]["channels"] == width
             assert status["result"]["samples"] == pytest.approx(SECONDS * status["result"]["sample_rate"], abs=2)
