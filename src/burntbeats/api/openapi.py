@@ -8,8 +8,9 @@ whole API) with that one body, and FastAPI's own validation-error schemas are dr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import FastAPI
 

@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { api, apiBytes, pollJob, type Accepted, type JobStatus, type StemsStatus } from "../lib/api";
+import { api, apiBytes, pollJob, type Accepted, type ServerExportStatus, type StemsStatus } from "../lib/api";
 import type { LoadedStem } from "../lib/audioEngine";
 import { serverExportBody, type MixState } from "../lib/mixer";
 import { baseName, encodeMp3, encodeWav, renderMix, saveBytes, zipFiles } from "../lib/render";
@@ -10,11 +10,6 @@ interface Props {
   token: string;
   stems: LoadedStem[];
   mix: MixState;
-}
-
-interface ServerExportStatus extends JobStatus {
-  url?: string;
-  urls?: Record<string, string>;
 }
 
 type Busy = null | "wav" | "mp3" | "zip" | "server";

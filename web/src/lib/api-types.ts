@@ -563,8 +563,11 @@ export interface components {
             name?: string | null;
             /** Stem */
             stem?: string | null;
-            /** Status */
-            status: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /** Progress */
             progress: number;
             /** Stage */
@@ -740,8 +743,11 @@ export interface components {
             export_id: string;
             /** Export Token */
             export_token: string;
-            /** Status */
-            status: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /** Status Url */
             status_url: string;
         };
@@ -780,9 +786,9 @@ export interface components {
             kind: string;
             /**
              * Status
-             * @description queued | running | succeeded | failed | cancelled
+             * @enum {string}
              */
-            status: string;
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /**
              * Progress
              * @description 0-100.
@@ -890,8 +896,9 @@ export interface components {
             /**
              * Status
              * @description queued
+             * @enum {string}
              */
-            status: string;
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /** Status Url */
             status_url: string;
         };
@@ -899,8 +906,11 @@ export interface components {
         JobCancelledPublic: {
             /** Job Id */
             job_id: string;
-            /** Status */
-            status: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         };
         /** JobListItemPublic */
         JobListItemPublic: {
@@ -913,9 +923,9 @@ export interface components {
             kind: string;
             /**
              * Status
-             * @description queued | running | succeeded | failed | cancelled
+             * @enum {string}
              */
-            status: string;
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /**
              * Progress
              * @description 0-100.
@@ -1002,9 +1012,9 @@ export interface components {
             kind: string;
             /**
              * Status
-             * @description queued | running | succeeded | failed | cancelled
+             * @enum {string}
              */
-            status: string;
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /**
              * Progress
              * @description 0-100.
@@ -1112,8 +1122,9 @@ export interface components {
             /**
              * Status
              * @description queued
+             * @enum {string}
              */
-            status: string;
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /** Status Url */
             status_url: string;
         };
@@ -1146,9 +1157,9 @@ export interface components {
             kind: string;
             /**
              * Status
-             * @description queued | running | succeeded | failed | cancelled
+             * @enum {string}
              */
-            status: string;
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /**
              * Progress
              * @description 0-100.
@@ -1489,9 +1500,9 @@ export interface components {
             kind: string;
             /**
              * Status
-             * @description queued | running | succeeded | failed | cancelled
+             * @enum {string}
              */
-            status: string;
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /**
              * Progress
              * @description 0-100.
@@ -1622,9 +1633,9 @@ export interface components {
             kind: string;
             /**
              * Status
-             * @description queued | running | succeeded | failed | cancelled
+             * @enum {string}
              */
-            status: string;
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /**
              * Progress
              * @description 0-100.
@@ -1786,9 +1797,9 @@ export interface components {
             kind: string;
             /**
              * Status
-             * @description queued | running | succeeded | failed | cancelled
+             * @enum {string}
              */
-            status: string;
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
             /**
              * Progress
              * @description 0-100.

@@ -10,50 +10,18 @@ export type Schemas = components["schemas"];
 /** Every error body: a sentence in `detail` (a 422 from validation also lists the fields in `errors`). */
 export type ErrorPublic = Schemas["ErrorPublic"];
 
-export type JobState = "queued" | "running" | "succeeded" | "failed" | "cancelled";
+export type Accepted = Schemas["JobAcceptedPublic"];
+export type JobState = Accepted["status"];
 
 export const FINAL_STATES: readonly JobState[] = ["succeeded", "failed", "cancelled"];
 
-export interface Accepted {
-  job_id: string;
-  job_token: string;
-  status: JobState;
-  status_url: string;
-}
-
-export interface JobStatus {
-  job_id: string;
-  kind: string;
-  status: JobState;
-  progress: number;
-  stage: string | null;
-  queue_position: number | null;
-  engine: string | null;
-  engine_note: string | null;
-  error: string | null;
-  params: Record<string, unknown>;
-  input_name: string | null;
-  parent_id: string | null;
-  group_id: string | null;
-  created_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  files_expired: boolean;
-  result?: Record<string, unknown> | null;
-  job_token?: string;
-  [key: string]: unknown;
-}
-
-export interface StemRef {
-  id: string;
-  url: string;
-  urls: Record<"wav" | "flac" | "mp3", string>;
-}
-
-export interface StemsStatus extends JobStatus {
-  stems: StemRef[];
-  original_url?: string;
-}
+/** What every job's status has; kind-specific statuses (stems, speech, MIDI...) extend it. */
+export type JobStatus = Schemas["JobStatusPublic"];
+export type JobListItem = Schemas["JobListItemPublic"];
+export type StemRef = Schemas["StemFilePublic"];
+export type StemsStatus = Schemas["StemsStatusPublic"];
+export type SpeechStatus = Schemas["SpeechStatusPublic"];
+export type ServerExportStatus = Schemas["ServerExportStatusPublic"];
 
 export class ApiError extends Error {
   readonly status: number;
@@ -210,11 +178,11 @@ export async function pollJob<T extends JobStatus>(
   }
 }
 
-export function cancelJob(jobId: string, token: string): Promise<{ job_id: string; status: JobState }> {
+export function cancelJob(jobId: string, token: string): Promise<Schemas["JobCancelledPublic"]> {
   return api(`/api/jobs/${jobId}/cancel`, { method: "POST", token });
 }
 
-export function listJobs(kind?: string, limit = 100): Promise<{ jobs: JobStatus[] }> {
+export function listJobs(kind?: string, limit = 100): Promise<Schemas["JobListPublic"]> {
   const q = new URLSearchParams({ limit: String(limit) });
   if (kind) q.set("kind", kind);
   return api(`/api/jobs?${q}`);

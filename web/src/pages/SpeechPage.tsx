@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { cancelJob, uploadForm, type Accepted, type JobStatus, type UploadProgress } from "../lib/api";
+import { cancelJob, uploadForm, type Accepted, type SpeechStatus, type UploadProgress } from "../lib/api";
 import { useJobStatus } from "../lib/hooks";
 import { navigate } from "../lib/router";
 import { rememberToken, tokenFor } from "../lib/storage";
@@ -8,11 +8,6 @@ import { ErrorText } from "../components/ErrorText";
 import { FileDrop } from "../components/FileDrop";
 import { GamePanel } from "../components/GamePanel";
 import { JobProgress } from "../components/JobProgress";
-
-interface SpeechStatus extends JobStatus {
-  files: Record<string, Record<"wav" | "flac" | "mp3", string>>;
-  upload_url?: string;
-}
 
 interface Settings {
   engine: "fast" | "balanced" | "best";

@@ -7,11 +7,13 @@ exactly as before the models existed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Urls = dict[str, str]  # format (wav, flac, mp3) -> URL with the job's token
+# A job's state: burntbeats.models.JobStatus.ALL, spelled out so the OpenAPI (and the web's types) list them.
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class JobAcceptedPublic(BaseModel):
@@ -19,7 +21,7 @@ class JobAcceptedPublic(BaseModel):
 
     job_id: str
     job_token: str = Field(description="Whoever holds it may read the job and its files.")
-    status: str = Field(description="queued")
+    status: JobState = Field(description="queued")
     status_url: str
 
 
@@ -28,7 +30,7 @@ class JobStatusPublic(BaseModel):
 
     job_id: str
     kind: str = Field(description="stems.split | stems.export | speech.enhance | midi.transcribe | midi.export")
-    status: str = Field(description="queued | running | succeeded | failed | cancelled")
+    status: JobState
     progress: float = Field(description="0-100.")
     stage: str | None = Field(description="What the job is doing, e.g. decoding, separating, encoding.")
     queue_position: int | None = Field(description="1 = next to run; null once it left the queue.")
@@ -55,7 +57,7 @@ class JobListPublic(BaseModel):
 
 class JobCancelledPublic(BaseModel):
     job_id: str
-    status: str
+    status: JobState
 
 
 class StemFilePublic(BaseModel):

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from burntbeats.api.schemas.common import JobAcceptedPublic, JobStatusPublic
+from burntbeats.api.schemas.common import JobAcceptedPublic, JobState, JobStatusPublic
 
 
 class NotePublic(BaseModel):
@@ -120,7 +120,7 @@ class BatchJobStatus(BaseModel):
     job_token: str
     name: str | None = None
     stem: str | None = None
-    status: str
+    status: JobState
     progress: float
     stage: str | None = None
     error: str | None = None
@@ -143,7 +143,7 @@ class ExportAcceptedPublic(BaseModel):
 
     export_id: str
     export_token: str
-    status: str
+    status: JobState
     status_url: str
 
 

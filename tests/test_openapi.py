@@ -1,4 +1,4 @@
-"""The published OpenAPI declares every error the API answers, with the one error body (ErrorPublic)."""
+"""The published OpenAPI: every error declared with the one error body (ErrorPublic), job states spelled out."""
 
 from __future__ import annotations
 
@@ -90,3 +90,12 @@ def test_unknown_api_path_is_a_json_404_and_other_paths_are_the_web_ui(tmp_path,
             assert resp.json() == {"detail": "No such path: /api/no-such-thing."}
         page = client.get("/midi/some-client-side-route")
         assert page.status_code == 200 and "Burnt Beats" in page.text
+
+
+def test_job_state_literal_matches_the_model():
+    from typing import get_args
+
+    from burntbeats.api.schemas.common import JobState
+    from burntbeats.models import JobStatus
+
+    assert set(get_args(JobState)) == set(JobStatus.ALL)
