@@ -55,7 +55,7 @@ def test_put_moves_a_local_file_and_leaves_no_temporary(storage: LocalStorage, t
         def readable(self) -> bool:
             return True
 
-        def readinto(self, buffer) -> int:  # noqa: ANN001 - fails half-way through a copy
+        def readinto(self, buffer) -> int:
             raise OSError("disk went away")
 
     with pytest.raises(OSError):

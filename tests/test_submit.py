@@ -37,7 +37,7 @@ class RecordingRunner:
         self.submitted.append(job_id)
 
 
-def run_queued(settings) -> list[str]:  # noqa: ANN001
+def run_queued(settings) -> list[str]:
     """Claim and execute every queued job in this process (burntbeats.jobs.worker.execute_job); final statuses."""
     statuses = []
     while True:
@@ -80,7 +80,7 @@ def test_every_kind_is_admitted_and_handed_to_the_runner(app_env, tmp_path, monk
     admitted: list[tuple[str, int]] = []
     real_admit = submit.admit
 
-    def recording_admit(session, settings, kind, owner_id, count, params):  # noqa: ANN001
+    def recording_admit(session, settings, kind, owner_id, count, params):
         admitted.append((str(kind), count))
         assert len(params) == count
         return real_admit(session, settings, kind, owner_id, count, params)
@@ -175,3 +175,22 @@ def test_kind_names_and_families():
     assert kind_matches("stems.export", JobFamily.STEMS) and kind_matches("stems.export", "stems.")
     assert kind_matches("stems.split", JobKind.STEMS_SPLIT) and not kind_matches("stems.export", JobKind.STEMS_SPLIT)
     assert not kind_matches("stemsx.split", "stems") and not kind_matches("speech.enhance", "spee")
+
+
+def test_only_the_submission_path_creates_jobs():
+    """No module but jobs/submit.py calls service.create_job (read from the source, so a new route cannot
+    quietly create jobs another way)."""
+    import ast
+
+    import burntbeats
+
+    root = Path(burntbeats.__file__).parent
+    callers = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+                if name == "create_job":
+                    callers.add(path.relative_to(root).as_posix())
+    assert callers == {"jobs/submit.py"}

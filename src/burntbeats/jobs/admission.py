@@ -7,7 +7,8 @@ Accounts add plan limits, rate limits and token reservation here; the routers do
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 

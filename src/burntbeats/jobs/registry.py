@@ -7,7 +7,7 @@ processes, progress, cancellation, retention, error reporting).
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 from burntbeats.jobs.context import JobContext
 from burntbeats.jobs.kinds import JobKind

@@ -13,8 +13,9 @@ the new job's space, so a derived job reads only its own space).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from anyio import to_thread
 from sqlalchemy.orm import Session

@@ -11,8 +11,6 @@ from burntbeats.separation.base import STEMS_SUBDIR, stem_names
 from burntbeats.separation.engines import select_engine
 
 
-
-
 def run_split(ctx: JobContext) -> dict:
     stems = int(ctx.params.get("stems", 2))
     quality = str(ctx.params.get("quality", "balanced"))

@@ -19,10 +19,10 @@ The stems are streamed in blocks with soundfile, so memory stays flat in song le
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 import soundfile as sf
@@ -43,7 +43,7 @@ class StemMix:
     solo: bool = False
 
     @classmethod
-    def from_dict(cls, raw: Mapping | None) -> "StemMix":
+    def from_dict(cls, raw: Mapping | None) -> StemMix:
         raw = raw or {}
         return cls(
             gain=float(min(MAX_GAIN, max(0.0, float(raw.get("gain", 1.0))))),

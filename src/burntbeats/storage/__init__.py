@@ -27,5 +27,5 @@ def safe_stem_name(name: str | None, default: str = "audio") -> str:
     return Path(safe_filename(name, default)).stem or default
 
 
-def get_storage(settings) -> LocalStorage:  # noqa: ANN001 - Settings (not imported: no cycle)
+def get_storage(settings) -> LocalStorage:
     return LocalStorage(settings.jobs_dir)

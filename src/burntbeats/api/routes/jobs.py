@@ -18,7 +18,8 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 AnyJob = Annotated[Job, Depends(job_access())]
 
 
-@router.get("", name="jobs.list", response_model=JobListPublic, summary="The current user's jobs, newest first (history)")
+@router.get("", name="jobs.list", response_model=JobListPublic,
+            summary="The current user's jobs, newest first (history)")
 def list_jobs(
     state: StateDep,
     session: SessionDep,
@@ -38,7 +39,8 @@ def job_status(job: AnyJob, session: SessionDep) -> dict:
     return status_payload(session, job)
 
 
-@router.post("/{job_id}/cancel", name="jobs.cancel", response_model=JobCancelledPublic, summary="Cancel a queued or running job")
+@router.post("/{job_id}/cancel", name="jobs.cancel", response_model=JobCancelledPublic,
+             summary="Cancel a queued or running job")
 def cancel(job: AnyJob, state: StateDep, session: SessionDep) -> dict:
     if not service.cancel_job(session, job):
         session.refresh(job)

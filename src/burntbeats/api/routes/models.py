@@ -9,6 +9,7 @@ from burntbeats.api.schemas.common import ModelsPublic
 from burntbeats.separation import models as store
 
 router = APIRouter(prefix="/api/models", tags=["models"])
+MODEL_FILE_FIELDS = ("name", "url", "sha256_prefix", "present", "size_bytes")
 
 
 def _quality_rows(settings, runtime: dict) -> tuple[list[dict], dict[str, list[str]]]:
@@ -53,7 +54,7 @@ def list_models(state: StateDep) -> dict:
         ],
         "models": [
             {**{k: v for k, v in m.items() if k != "files"},
-             "files": [{k: f[k] for k in ("name", "url", "sha256_prefix", "present", "size_bytes")} for f in m["files"]],
+             "files": [{k: f[k] for k in MODEL_FILE_FIELDS} for f in m["files"]],
              "quality_modes": used.get(m["name"], [])}
             for m in models
         ],

@@ -8,7 +8,13 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
 from burntbeats.api.common import (
-    accepted, require_succeeded, serve_audio, serve_upload, split_filename, status_payload, uploaded_audio,
+    accepted,
+    require_succeeded,
+    serve_audio,
+    serve_upload,
+    split_filename,
+    status_payload,
+    uploaded_audio,
 )
 from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, job_access, job_token
 from burntbeats.api.schemas.common import JobAcceptedPublic, SpeechStatusPublic

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.responses import Response
 
 from burntbeats.api.common import (
-    INPUT_FILE, accepted, require_succeeded, serve_audio, serve_upload, split_filename, status_payload, uploaded_audio,
+    INPUT_FILE,
+    accepted,
+    require_succeeded,
+    serve_audio,
+    serve_upload,
+    split_filename,
+    status_payload,
+    uploaded_audio,
 )
 from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, job_access, job_token
 from burntbeats.api.schemas.common import JobAcceptedPublic, StemsStatusPublic
@@ -28,7 +35,8 @@ SplitJob = Annotated[Job, Depends(job_access(JobKind.STEMS_SPLIT))]
 STEM_FORMATS = ("wav", "flac", "mp3")
 
 
-@router.post("/split", status_code=202, name="stems.split", response_model=JobAcceptedPublic, summary="Upload a song and split it into 2 or 4 stems")
+@router.post("/split", status_code=202, name="stems.split", response_model=JobAcceptedPublic,
+             summary="Upload a song and split it into 2 or 4 stems")
 async def split(
     request: Request,
     form: Annotated[StemsSplitForm, Form()],

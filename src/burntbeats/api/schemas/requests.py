@@ -60,7 +60,8 @@ class SpeechEnhanceForm(BaseModel):
     channels: str = Field("mono", description="mono (down-mix) | keep (mono stays mono, stereo stays stereo).")
     loudness_lufs: float | None = Field(None, description="Normalise to this integrated loudness (-40 to -5 LUFS, "
                                         "e.g. -16 for podcasts, -23 for broadcast). Empty = unchanged.")
-    highpass_hz: float | None = Field(None, description="Rumble high-pass cut-off (20-300 Hz, e.g. 80). Empty or 0 = off.")
+    highpass_hz: float | None = Field(None, description="Rumble high-pass cut-off (20-300 Hz, e.g. 80). "
+                                      "Empty or 0 = off.")
     bit_depth: int = Field(16, description="WAV bit depth: 16 or 24.")
 
     @field_validator("*", mode="before")
