@@ -159,3 +159,45 @@ def test_min_free_disk_refuses_uploads_early_and_health_says_degraded(small_disk
                               data={"stems": "2", "quality": "fast"})
     assert resp.status_code == 202, resp.text
     assert wait_done(server, resp.json())["status"] == "succeeded"
+
+
+def test_a_job_that_fills_the_disk_fails_with_a_sentence_and_leaves_no_work_files(small_disk_server, tmp_path):
+    from audio_fixtures import make_song
+    from burntbeats.jobs.worker import DISK_FULL as JOB_DISK_FULL
+
+    server, view = small_disk_server(48, MIN_FREE_DISK_MB="0")
+    song = tmp_path / "song.wav"
+    make_song(song, seconds=12.0)
+    payload = song.read_bytes()
+    time.sleep(1)
+    # Room for the upload (spooled, then copied) but not for four stems of it.
+    filler = fill(view, 2 * len(payload) + 2 * MB)
+    resp = server.client.post("/api/stems/split", files={"file": ("song.wav", payload)},
+                              data={"stems": "4", "quality": "fast"})
+    assert resp.status_code == 202, resp.text
+    status = wait_done(server, resp.json())
+    assert status["status"] == "failed" and status["error"] == JOB_DISK_FULL, status
+    job_dir = view / "jobs" / resp.json()["job_id"]
+    assert sorted(p.name for p in job_dir.rglob("*") if p.is_file()) == ["input"]  # only what was uploaded
+    filler.unlink()
+
+
+def test_what_counts_as_a_full_disk(tmp_path):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from burntbeats.diskspace import failed_for_lack_of_space, is_disk_full
+
+    enospc = OSError(errno.ENOSPC, "No space left on device")
+    assert is_disk_full(enospc) and is_disk_full(OSError(errno.EDQUOT, "Disk quota exceeded"))
+    wrapped = RuntimeError("upload failed")
+    wrapped.__cause__ = enospc
+    assert is_disk_full(wrapped)
+    assert is_disk_full(OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full")))
+    assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
+    assert not is_disk_full(OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked")))
+    # libsndfile's errno-less "System error." is a full disk only when the disk is (nearly) full.
+    assert not failed_for_lack_of_space(RuntimeError("System error."), tmp_path)  # this machine's disk has room
+    assert not failed_for_lack_of_space(RuntimeError("System error."))
+    assert failed_for_lack_of_space(enospc)

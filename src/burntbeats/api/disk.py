@@ -9,8 +9,6 @@
 
 from __future__ import annotations
 
-import errno
-import shutil
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -20,31 +18,12 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from burntbeats.api.security import send_json
+from burntbeats.diskspace import free_bytes, is_disk_full
 
-DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+__all__ = ["DISK_FULL_DETAIL", "LowDiskMiddleware", "disk_full_response", "disk_health", "free_bytes",
+           "install_disk_full_handlers", "is_disk_full"]
 DISK_FULL_DETAIL = "The server's disk is full, so nothing was stored; please try again later."
 MB = 1024 * 1024
-
-
-def free_bytes(path: Path) -> int:
-    """Free space for DATA_DIR (its nearest existing folder, so this works before the first start)."""
-    path = Path(path).resolve()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return shutil.disk_usage(path).free
-
-
-def is_disk_full(exc: BaseException | None) -> bool:
-    """True if `exc`, or an error it was raised from, says the disk (or the user's quota) is full."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in DISK_FULL_ERRNOS:
-            return True
-        if isinstance(exc, OperationalError) and "disk is full" in str(exc.orig):
-            return True  # SQLITE_FULL
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 def disk_full_response() -> JSONResponse:

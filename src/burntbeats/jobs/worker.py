@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import shutil
 import threading
@@ -11,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from burntbeats.db import session_scope
+from burntbeats.diskspace import failed_for_lack_of_space
 from burntbeats.jobs import service
 from burntbeats.jobs.context import JobCancelled, JobContext, JobError
 from burntbeats.jobs.registry import resolve_handler
@@ -26,15 +26,17 @@ DISK_FULL = ("The server ran out of disk space while running this job; its parti
 PROGRESS_WRITE_INTERVAL_S = 0.25
 
 
-def user_message(exc: BaseException) -> str:
-    """The sentence a user sees for a failure: our own errors verbatim, anything else generic."""
+def user_message(exc: BaseException, written_to: Path | None = None) -> str:
+    """The sentence a user sees for a failure: our own errors verbatim, anything else generic.
+
+    `written_to`: the folder the job was writing into (a full disk there explains an I/O error)."""
     from burntbeats.audio import AudioError
 
     if isinstance(exc, (JobError, AudioError)):
         return str(exc)
     if isinstance(exc, MemoryError):
         return "The job ran out of memory. Try a shorter file or a faster quality mode."
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if failed_for_lack_of_space(exc, written_to):
         return DISK_FULL
     return INTERNAL_ERROR
 
@@ -84,11 +86,12 @@ def execute_job(job_id: str, settings: Settings, owner: str | None = None,
         log.info("job %s %s", job_id, "lost its lease" if isinstance(exc, LeaseLost) else "cancelled")
         return _status(url, job_id)
     except Exception as exc:  # every failure must end the job cleanly
+        message = user_message(exc, staging)  # before the cleanup frees the space
         shutil.rmtree(staging, ignore_errors=True)
         if not isinstance(exc, (JobError,)):
             log.exception("job %s (%s) failed", job_id, ctx.kind)
         with session_scope(url) as session:
-            service.finish_job(session, job_id, error=user_message(exc), owner=owner)
+            service.finish_job(session, job_id, error=message, owner=owner)
         return _status(url, job_id)
     return _publish(url, storage, job_id, owner, staging, result)
 
