@@ -536,7 +536,7 @@ def test_wav_cut_short_is_refused_at_probe(tmp_path, keep):
         probe(path)
     assert err.value.status_code == 422
     assert isinstance(err.value, AudioTooShort)
-    assert f"shortest accepted is {MIN_DURATION_S:.2f} s" in str(err.value)
+    assert f"shortest accepted is {MIN_DURATION_S:.3f} s" in str(err.value)
     with pytest.raises(AudioTooShort):
         decode_to_wav(path, tmp_path / "o.wav")
     assert not (tmp_path / "o.wav").exists()
@@ -545,7 +545,7 @@ def test_wav_cut_short_is_refused_at_probe(tmp_path, keep):
 def test_minimum_duration_is_a_parameter(tmp_path):
     make_tone(tmp_path / "a.flac", seconds=0.3)
     assert probe(tmp_path / "a.flac").duration_s == pytest.approx(0.3)
-    with pytest.raises(AudioTooShort, match="0.30 s long"):
+    with pytest.raises(AudioTooShort, match="0.300 s long"):
         probe(tmp_path / "a.flac", min_duration_s=0.5)
     assert probe(tmp_path / "a.flac", min_duration_s=None).duration_s == pytest.approx(0.3)
 
@@ -594,3 +594,13 @@ def test_unknown_codec_in_wav_is_unsupported(tmp_path):
     with pytest.raises(UnsupportedAudio, match="codec") as err:
         probe(path)
     assert err.value.status_code == 415
+
+
+@pytest.mark.parametrize("channels", [0, 1000, 65535])
+def test_unusable_channel_count_in_a_wav_header_is_named(tmp_path, channels):
+    """FFmpeg drops a channel count over 512 to 0; the user still hears what is wrong."""
+    path = tmp_path / "c.wav"
+    path.write_bytes(wav_bytes(pcm16(0.5, 22050, 1), channels=channels))
+    with pytest.raises(UnsupportedAudio, match="usable number of audio channels") as err:
+        probe(path)
+    assert err.value.status_code == 422

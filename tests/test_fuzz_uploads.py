@@ -4,8 +4,8 @@ Every answer must be a 4xx with a sentence in `detail`, or a 202 whose job ends 
 sentence (not the generic internal error) or `succeeded` with non-empty output. No 5xx, no
 worker crash (known-good "canary" jobs submitted before, during and after all succeed, and every
 accepted job reaches a final state), nothing left behind for a refused upload, no partial output
-left by a failed job, and no file written outside DATA_DIR (temp files are pointed at a private
-folder that must stay empty; the test's own folder holds nothing else).
+left by a failed job or in DATA_DIR/tmp, and no file written outside DATA_DIR (TMPDIR points at
+a private folder that must stay empty; the test's own folder holds nothing else).
 
 Most cases are refused at upload (cheap); accepted ones are at most 0.6 s of audio (or are
 stopped early by the header-overrun check), with MAX_DURATION_S set to 10 s.
@@ -39,6 +39,26 @@ JOB_TIMEOUT_S = 90.0
 MIN_OUTPUT_S = 0.9 * MIN_DURATION_S  # "non-empty": a job that succeeds produced about the minimum or more
 
 
+# Cases whose answer is known exactly: upload status + a phrase of its sentence, or "failed" + a
+# phrase of the job's error (the same at every endpoint).
+EXPECTED = {
+    **{f"wav-channels-{n}.wav": (422, "at most 32 are supported") for n in (33, 64, 200, 256, 300, 1000, 65535)},
+    **{f"wav-rate-{r}.wav": (422, f"sample rate of {r} Hz is not supported")
+       for r in (1, 100, 7999, 384001, 1_000_000, 2**31 - 1)},
+    "aiff-channels-33.aiff": (422, "33 audio channels"),
+    "au-channels-100.au": (422, "100 audio channels"),
+    "flac-lying-length-noise.flac": (422, "far larger than the 0.2 s its header states"),
+    "flac-total-68719476735.flac": (422, "over the limit"),
+    "flac-bomb-unknown-length.flac": (422, "over the limit"),
+    "flac-bomb-silence.flac": ("failed", "more audio than its header says"),
+    "trunc-wav-60.wav": (422, "shortest accepted"),
+    "empty-zero.wav": (400, "empty"),
+    **{f"trick-{k}.wav": (415, "not a supported audio format")
+       for k in ("m3u", "ffconcat", "sdp", "pls", "asx", "xspf")},
+    **{f"trick-{k}.m3u8": (415, "not a supported audio format") for k in ("hls-local", "hls-data")},
+}
+
+
 def _is_sentence(text) -> bool:
     return isinstance(text, str) and len(text) >= 12 and text[0].isupper() and text.rstrip()[-1] in ".)!" \
         and "Traceback" not in text
@@ -53,6 +73,7 @@ class Jobs:
         self.outcomes: Counter = Counter()
         self.problems: list[str] = []
         self.failed_dirs: list[str] = []
+        self.errors: dict[tuple[str, str], str] = {}  # (case, url) -> the failed job's sentence
         self.ids: set[str] = set()
 
     def add(self, case: str, url: str, body: dict) -> None:
@@ -85,6 +106,7 @@ class Jobs:
             if not _is_sentence(status["error"]) or status["error"] == INTERNAL_ERROR:
                 self.problems.append(f"{case} {url}: failed without a specific sentence: {status['error']!r}")
             self.failed_dirs.append(status["job_id"])
+            self.errors[case, url] = status["error"]
         elif state == "succeeded":
             problem = self._output_problem(url, status)
             if problem:
@@ -144,6 +166,7 @@ def test_fuzzed_uploads_are_refused_or_handled(tmp_path, monkeypatch, capsys):
     from burntbeats.api.app import create_app
 
     answers: Counter = Counter()
+    replies: dict[tuple[str, str], tuple[int, str]] = {}
     bad_answers: list[str] = []
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         jobs = Jobs(client)
@@ -152,6 +175,7 @@ def test_fuzzed_uploads_are_refused_or_handled(tmp_path, monkeypatch, capsys):
             for url, form in ENDPOINTS.items():
                 resp = client.post(url, files={"file": (case.name, case.data, "application/octet-stream")}, data=form)
                 code = resp.status_code
+                replies[case.name, url] = (code, resp.text)
                 if code == 202:
                     answers["202"] += 1
                     jobs.add(case.name, url, resp.json())
@@ -187,6 +211,8 @@ def test_fuzzed_uploads_are_refused_or_handled(tmp_path, monkeypatch, capsys):
     # (onnxruntime's native module writes a 51-byte "$TMPDIR/.ses" when imported, whatever runs:
     # not written by an upload; pointing library temp files at DATA_DIR is a separate item of issue 11)
     temp_left = sorted(str(p.relative_to(private_tmp)) for p in private_tmp.rglob("*") if p.name != ".ses")
+    # the app's own temp folder (DATA_DIR/tmp: request spools, encodes) is empty again once all is done
+    spool_left = sorted(p.name for p in (settings.data_dir / "tmp").rglob("*") if p.name != ".ses")
     new_in_tmp = sorted(n for n in set(os.listdir(system_tmp)) - before
                         if any(c.name.rsplit(".", 1)[0] in n for c in cases[:: max(1, len(cases) // 50)]))
 
@@ -203,6 +229,16 @@ def test_fuzzed_uploads_are_refused_or_handled(tmp_path, monkeypatch, capsys):
         print("\n" + summary)
 
     assert not bad_answers, bad_answers[:20]
+    assert set(EXPECTED) <= {c.name for c in cases}
+    for (name, url), (code, text) in replies.items():
+        if name not in EXPECTED:
+            continue
+        want, phrase = EXPECTED[name]
+        if want == "failed":
+            error = jobs.errors.get((name, url), "")
+            assert code == 202 and phrase in error, (name, url, code, error)
+        else:
+            assert code == want and phrase in text, (name, url, code, text)
     assert not jobs.problems, jobs.problems[:20]
     assert not canary_fails
     assert answers["5xx"] == 0
@@ -211,3 +247,4 @@ def test_fuzzed_uploads_are_refused_or_handled(tmp_path, monkeypatch, capsys):
     assert not failed_leftovers, failed_leftovers
     assert not stray_dirs, sorted(stray_dirs)[:10]
     assert not outside and not temp_left and not new_in_tmp, (outside, temp_left, new_in_tmp)
+    assert not spool_left, spool_left[:10]

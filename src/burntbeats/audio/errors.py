@@ -63,8 +63,8 @@ class AudioTooShort(EmptyAudio):
         self.duration_s = float(duration_s)
         self.minimum_s = float(minimum_s)
         super().__init__(
-            f"This audio is only {duration_s:.2f} s long (the file may be truncated); "
-            f"the shortest accepted is {minimum_s:.2f} s."
+            f"This audio is only {duration_s:.3f} s long (the file may be truncated); "
+            f"the shortest accepted is {minimum_s:.3f} s."
         )
 
 

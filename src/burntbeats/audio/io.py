@@ -280,7 +280,7 @@ def probe(
         finally:
             frames.close()
         if first is None:
-            raise EmptyAudio("The file contains no audio that could be decoded (it may be truncated).")
+            raise _nothing_decoded(src)
         sample_rate, channels, layout = first
         stated = src.stated_duration()
         streamed = src.format in STREAMED_EXACT_FORMATS and not has_real_video(src.container)
@@ -315,6 +315,21 @@ def probe(
     return AudioInfo(
         format=fmt, codec=codec, sample_rate=sample_rate, channels=channels, duration_s=float(duration), layout=layout
     )
+
+
+# PCM containers whose header always states the channel count: 0 there means FFmpeg refused it
+_CHANNELS_IN_HEADER_FORMATS = {"wav", "w64", "aiff", "au", "caf"}
+
+
+def _nothing_decoded(src: Source) -> AudioError:
+    """Why no audio came out: a header whose channel count FFmpeg refused (0, or hundreds: over its
+    limit of 512) gets its own sentence; otherwise the file is truncated or damaged."""
+    if src.format in _CHANNELS_IN_HEADER_FORMATS and not src.stream.codec_context.channels:
+        return UnsupportedAudio(
+            f"This file does not declare a usable number of audio channels (at most {MAX_CHANNELS} are supported).",
+            status_code=422,
+        )
+    return EmptyAudio("The file contains no audio that could be decoded (it may be truncated).")
 
 
 def _measure_packets(path, max_duration_s: float | None) -> float | None:
@@ -417,7 +432,7 @@ def decode_to_wav(
                 raise
             pipe = source.pipeline
             if writer is None or pipe is None or pipe.out_samples == 0:
-                raise EmptyAudio("The file contains no audio that could be decoded (it may be truncated).")
+                raise _nothing_decoded(source)
             if min_duration_s is not None and pipe.src_seconds < min_duration_s - 1e-6:
                 raise AudioTooShort(pipe.src_seconds, min_duration_s)
             ok = True
@@ -454,7 +469,7 @@ def read_audio(
         blocks = list(_decode_blocks(src, sample_rate, channels, None))
         pipe = getattr(src, "pipeline", None)
         if not blocks or pipe is None:
-            raise EmptyAudio("The file contains no audio that could be decoded (it may be truncated).")
+            raise _nothing_decoded(src)
         audio = np.concatenate(blocks, axis=1).astype(np.float32, copy=False)
         if audio.shape[1] == 0:
             raise EmptyAudio("The file contains no audio samples.")
