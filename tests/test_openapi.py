@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from burntbeats.api.openapi import ERROR_REF, OPERATION_ERRORS
+from burntbeats.api.openapi import ERROR_REF, FILE_RESPONSES, OPERATION_ERRORS
 from burntbeats.api.schemas.errors import ERROR_DESCRIPTIONS, ErrorPublic
 
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -20,6 +20,14 @@ def test_every_operation_is_in_the_error_table(client):
     keys = {key for key, _ in _operations(doc)}
     assert keys - set(OPERATION_ERRORS) == set(), "add these operations to api/openapi.py OPERATION_ERRORS"
     assert set(OPERATION_ERRORS) - keys == set(), "these OPERATION_ERRORS entries name no route any more"
+    assert set(FILE_RESPONSES) - keys == set(), "these FILE_RESPONSES entries name no route any more"
+
+
+def test_file_routes_declare_their_media_types_and_ranges(client):
+    doc = client.get("/openapi.json").json()
+    stem_file = doc["paths"]["/api/stems/file/{job_id}/{filename}"]["get"]["responses"]
+    assert set(stem_file["200"]["content"]) == {"audio/wav", "audio/flac", "audio/mpeg"}
+    assert stem_file["206"]["content"] == stem_file["200"]["content"]
 
 
 def test_errors_use_error_public_and_no_fastapi_validation_schema(client):

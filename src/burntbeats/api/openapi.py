@@ -62,6 +62,33 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "GET /api/midi/export/file/{export_id}/{filename}": FINISHED,
 }
 
+# Routes that answer a file: its media types replace FastAPI's default `application/json` for the 200,
+# and a Range request gets a 206 of the same (FileResponse serves byte ranges).
+AUDIO = ("audio/wav", "audio/flac", "audio/mpeg")
+FILE_RESPONSES: dict[str, tuple[str, ...]] = {
+    "GET /api/stems/file/{job_id}/{filename}": AUDIO,
+    "GET /api/stems/original/{job_id}": ("application/octet-stream",),
+    "GET /api/stems/export-file/{job_id}/{filename}": ("audio/wav", "audio/mpeg"),
+    "GET /api/speech/file/{job_id}/{filename}": AUDIO,
+    "GET /api/speech/original/{job_id}": ("application/octet-stream",),
+    "GET /api/midi/file/{job_id}/{filename}": ("audio/midi", "application/json"),
+    "GET /api/midi/export/file/{export_id}/{filename}": ("application/zip",),
+}
+_FILE_SCHEMA = {"type": "string", "format": "binary"}
+
+
+def _declare_file_responses(key: str, responses: dict[str, Any]) -> None:
+    media_types = FILE_RESPONSES.get(key)
+    if media_types is None:
+        return
+    content = {media_type: {"schema": {"type": "object"} if media_type == "application/json" else _FILE_SCHEMA}
+               for media_type in media_types}
+    described = responses.get("200", {}).get("description")
+    responses["200"] = {"description": described if described not in (None, "Successful Response") else "The file",
+                        "content": content}
+    responses["206"] = {"description": "The requested byte range (Range header)", "content": content}
+
+
 _BODY_METHODS = ("post", "put", "patch")
 _UNSAFE_METHODS = ("post", "put", "patch", "delete")
 
@@ -106,6 +133,7 @@ def declare_errors(schema: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
+            _declare_file_responses(f"{method.upper()} {path}", responses)
             for status in sorted(_declared_statuses(f"{method.upper()} {path}", method, operation)):
                 own = responses.get(str(status), {}).get("description")
                 if own in (None, "Validation Error", HTTPStatus(status).phrase):  # FastAPI's placeholders
