@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from burntbeats.jobs.context import JobContext, JobError
+from burntbeats.jobs.kinds import JobKind
 from burntbeats.midi.analysis import analyze_midi_file, analyze_notes
 from burntbeats.midi.engine import (
     ConversionSettings,
@@ -234,7 +235,7 @@ def run_transcribe(ctx: JobContext) -> dict:
     t1 = time.perf_counter()
     duration = result.duration_s
     meta = {
-        "kind": "midi.transcribe",
+        "kind": JobKind.MIDI_TRANSCRIBE.value,
         "engine": {"name": engine.name, "model": engine.model, "runtime": engine.runtime,
                    "model_file": engine.model_path.name},
         "source": {**source, "input_name": input_name, "audio": audio_info},
@@ -364,7 +365,7 @@ def _export(ctx: JobContext) -> dict:
         for m in members:
             zf.write(out_dir / m["name"], arcname=m["name"])
     os.replace(tmp_zip, ctx.job_dir / EXPORT_ZIP)
-    _write_json(ctx.job_dir / METADATA, {"kind": "midi.export", "mode": mode, "members": members,
+    _write_json(ctx.job_dir / METADATA, {"kind": JobKind.MIDI_EXPORT.value, "mode": mode, "members": members,
                                          "settings": cs.model_dump(), "created_at": _now()})
     return {
         "engine": "basic-pitch-onnx" if transcribed else "midi-merge",

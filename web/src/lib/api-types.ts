@@ -779,11 +779,8 @@ export interface components {
         ExportStatusPublic: {
             /** Job Id */
             job_id: string;
-            /**
-             * Kind
-             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
-             */
-            kind: string;
+            /** @description The job kind (jobs/kinds.py). */
+            kind: components["schemas"]["JobKind"];
             /**
              * Status
              * @enum {string}
@@ -912,15 +909,17 @@ export interface components {
              */
             status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         };
+        /**
+         * JobKind
+         * @enum {string}
+         */
+        JobKind: "stems.split" | "stems.export" | "speech.enhance" | "midi.transcribe" | "midi.export";
         /** JobListItemPublic */
         JobListItemPublic: {
             /** Job Id */
             job_id: string;
-            /**
-             * Kind
-             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
-             */
-            kind: string;
+            /** @description The job kind (jobs/kinds.py). */
+            kind: components["schemas"]["JobKind"];
             /**
              * Status
              * @enum {string}
@@ -1005,11 +1004,8 @@ export interface components {
         JobStatusPublic: {
             /** Job Id */
             job_id: string;
-            /**
-             * Kind
-             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
-             */
-            kind: string;
+            /** @description The job kind (jobs/kinds.py). */
+            kind: components["schemas"]["JobKind"];
             /**
              * Status
              * @enum {string}
@@ -1150,11 +1146,8 @@ export interface components {
         MidiStatusPublic: {
             /** Job Id */
             job_id: string;
-            /**
-             * Kind
-             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
-             */
-            kind: string;
+            /** @description The job kind (jobs/kinds.py). */
+            kind: components["schemas"]["JobKind"];
             /**
              * Status
              * @enum {string}
@@ -1493,11 +1486,8 @@ export interface components {
         ServerExportStatusPublic: {
             /** Job Id */
             job_id: string;
-            /**
-             * Kind
-             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
-             */
-            kind: string;
+            /** @description The job kind (jobs/kinds.py). */
+            kind: components["schemas"]["JobKind"];
             /**
              * Status
              * @enum {string}
@@ -1626,11 +1616,8 @@ export interface components {
         SpeechStatusPublic: {
             /** Job Id */
             job_id: string;
-            /**
-             * Kind
-             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
-             */
-            kind: string;
+            /** @description The job kind (jobs/kinds.py). */
+            kind: components["schemas"]["JobKind"];
             /**
              * Status
              * @enum {string}
@@ -1790,11 +1777,8 @@ export interface components {
         StemsStatusPublic: {
             /** Job Id */
             job_id: string;
-            /**
-             * Kind
-             * @description stems.split | stems.export | speech.enhance | midi.transcribe | midi.export
-             */
-            kind: string;
+            /** @description The job kind (jobs/kinds.py). */
+            kind: components["schemas"]["JobKind"];
             /**
              * Status
              * @enum {string}

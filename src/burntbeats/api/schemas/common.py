@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from burntbeats.jobs.kinds import JobKind
+
 Urls = dict[str, str]  # format (wav, flac, mp3) -> URL with the job's token
 # A job's state: burntbeats.models.JobStatus.ALL, spelled out so the OpenAPI (and the web's types) list them.
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
@@ -29,7 +31,7 @@ class JobStatusPublic(BaseModel):
     """What every job's status has."""
 
     job_id: str
-    kind: str = Field(description="stems.split | stems.export | speech.enhance | midi.transcribe | midi.export")
+    kind: JobKind = Field(description="The job kind (jobs/kinds.py).")
     status: JobState
     progress: float = Field(description="0-100.")
     stage: str | None = Field(description="What the job is doing, e.g. decoding, separating, encoding.")
