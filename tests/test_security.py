@@ -210,7 +210,7 @@ def test_redact_hides_tokens_and_authorization():
     assert redact("/api/jobs?kind=stems") == "/api/jobs?kind=stems"
 
 
-def test_access_log_of_a_real_server_holds_no_token(tmp_path):
+def test_a_real_server_checks_hosts_and_its_access_log_holds_no_token(tmp_path):
     from live_server import LiveServer
 
     secret = "tOkEn-Value-1234567890"
@@ -218,6 +218,9 @@ def test_access_log_of_a_real_server_holds_no_token(tmp_path):
         assert server.client.get(f"/api/stems/status/abc?token={secret}").status_code == 404
         assert server.client.get(f"/api/midi/batch/abc?batch_token={secret}&x=1").status_code in (403, 404)
         assert server.client.get("/health", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+        # The real server's defaults: a rebound name is refused, the bound address and localhost answer.
+        assert server.client.get("/health", headers={"Host": f"rebind.example:{server.port}"}).status_code == 400
+        assert server.client.get("/health", headers={"Host": f"localhost:{server.port}"}).status_code == 200
         time.sleep(0.3)
         logs = server.logs()
     assert "GET /api/stems/status/abc?token=REDACTED" in logs, logs
