@@ -6,6 +6,7 @@ All fixtures are generated in tmp_path (see audio_fixtures.py).
 from __future__ import annotations
 
 import io
+import os
 import struct
 import subprocess
 import sys
@@ -501,15 +502,17 @@ def test_sample_rate_out_of_bounds_is_a_sentence(tmp_path, rate):
 
 
 def test_absurd_rate_never_allocates_gigabytes(tmp_path):
-    """A 2 GHz header used to build a resampler whose filter bank took ~9 GB: now refused first."""
+    """A 2 GHz header used to build a resampler whose filter bank took ~9 GB: now refused first
+    (the child runs under a 4 GB address-space limit, one BLAS thread so imports fit in it)."""
     path = tmp_path / "r.wav"
     path.write_bytes(wav_bytes(pcm16(0.5, 22050, 1), rate=2_000_000_000))
     code = ("import resource, sys; from burntbeats.audio import decode_to_wav, AudioError\n"
-            "resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31))\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (1 << 32, 1 << 32))\n"
             "try: decode_to_wav(sys.argv[1], sys.argv[2], 44100, 2)\n"
             "except AudioError as e: print('refused', e)\n")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "o.wav")],
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("refused") and "not supported" in done.stdout
 
