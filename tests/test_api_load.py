@@ -9,7 +9,9 @@ pool while the requests holding connections waited for a thread).
 from __future__ import annotations
 
 import asyncio
+import os
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -63,3 +65,35 @@ def test_128_concurrent_pollers_are_all_answered(tmp_path, request, database):
         assert not bad, f"{len(bad)} of {len(answers)} requests not answered with 200: {bad[:10]}"
         assert elapsed < 25, f"{len(answers)} requests took {elapsed:.1f} s"
         assert "Traceback" not in server.logs()
+
+
+def _children(pid: int) -> list[tuple[int, int, str]]:
+    """(pid, nice, command line) of the processes whose parent is `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append((int(entry.name), int(fields[16]), cmdline))
+    return found
+
+
+def test_job_workers_run_below_the_api(tmp_path):
+    """Separations yield the CPU to the API's answers: worker processes run at WORKER_NICE (default 10)."""
+    with LiveServer(tmp_path / "data", tmp_path / "server.log", env={"JOB_CONCURRENCY": "2"}) as server:
+        deadline = time.monotonic() + 30
+        while True:
+            workers = [c for c in _children(server.proc.pid) if "spawn_main" in c[2]]
+            # A worker lowers its priority as it starts (before its warm-up imports): wait for that.
+            ready = len(workers) >= 2 and all(nice == 10 for _pid, nice, _cmd in workers)
+            if ready or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert len(workers) >= 2, _children(server.proc.pid)
+        assert all(nice == 10 for _pid, nice, _cmd in workers), workers
+        assert os.getpriority(os.PRIO_PROCESS, server.proc.pid) == os.getpriority(os.PRIO_PROCESS, 0)

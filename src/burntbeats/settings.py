@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=40, ge=1)
     db_pool_timeout_s: float = Field(default=10.0, gt=0)
     db_busy_timeout_s: float = Field(default=30.0, gt=0)
+    # Nice level of the job worker processes (0-19): jobs yield the CPU to the API's answers.
+    worker_nice: int = Field(default=10, ge=0, le=19)
     models_dir: Path = Field(default=Path("models"), description="Neural model weights are loaded from here.")
 
     host: str = "127.0.0.1"

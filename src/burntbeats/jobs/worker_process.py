@@ -118,6 +118,9 @@ def worker_main(conn: Connection, settings_json: str, parent_pid: int) -> None:
     os.setpgrp()
     logging.basicConfig(level=logging.INFO)
     settings = Settings.model_validate_json(settings_json)
+    # Jobs are batch work: below the API process in the CPU scheduler, so status polls stay fast while
+    # separations use every core (bench/api.py, docs/performance.md).
+    os.nice(settings.worker_nice)
     _warm_up()
     from burntbeats.jobs.worker import execute_job
 
