@@ -864,19 +864,17 @@ export interface components {
         HealthPublic: {
             /**
              * Status
-             * @description ok | degraded
+             * @enum {string}
              */
-            status: string;
+            status: "ok" | "degraded";
             /**
              * Database
-             * @description ok | unavailable
+             * @enum {string}
              */
-            database: string;
+            database: "ok" | "unavailable";
             disk: components["schemas"]["DiskPublic"];
             /** Version */
             version: string;
-        } & {
-            [key: string]: unknown;
         };
         /**
          * JobAcceptedPublic

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from burntbeats.jobs.kinds import JobKind
 
@@ -139,10 +139,7 @@ class DiskPublic(BaseModel):
 
 
 class HealthPublic(BaseModel):
-    # Open to the fields /health adds (disk space...) so the model never hides one.
-    model_config = ConfigDict(extra="allow")
-
-    status: str = Field(description="ok | degraded")
-    database: str = Field(description="ok | unavailable")
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "unavailable"]
     disk: DiskPublic
     version: str
