@@ -121,6 +121,10 @@ def test_stems_routes(api, jobs):
     part = api.call("GET /api/stems/file/{job_id}/{filename}", 206, token=token, headers={"Range": "bytes=0-99"},
                     path_parameters={"job_id": job_id, "filename": "vocals.wav"})
     assert part.content[:4] == b"RIFF" and len(part.content) == 100
+    for bad, status in (("bytes=abc", 400), ("bytes=999999999-", 416)):  # the one JSON error body, not plain text
+        refused = api.call("GET /api/stems/file/{job_id}/{filename}", status, token=token, headers={"Range": bad},
+                           path_parameters={"job_id": job_id, "filename": "vocals.wav"})
+        assert refused.json()["detail"].endswith(".")
     api.call("GET /api/stems/original/{job_id}", token=token, path_parameters={"job_id": job_id})
     api.call("POST /api/jobs/{job_id}/cancel", 409, token=token, path_parameters={"job_id": job_id})
 

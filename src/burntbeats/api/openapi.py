@@ -78,9 +78,7 @@ _FILE_SCHEMA = {"type": "string", "format": "binary"}
 
 
 def _declare_file_responses(key: str, responses: dict[str, Any]) -> None:
-    media_types = FILE_RESPONSES.get(key)
-    if media_types is None:
-        return
+    media_types = FILE_RESPONSES[key]
     content = {media_type: {"schema": {"type": "object"} if media_type == "application/json" else _FILE_SCHEMA}
                for media_type in media_types}
     described = responses.get("200", {}).get("description")
@@ -89,12 +87,24 @@ def _declare_file_responses(key: str, responses: dict[str, Any]) -> None:
     responses["206"] = {"description": "The requested byte range (Range header)", "content": content}
 
 
+_RANGE_HEADER = {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},
+                 "description": "A byte range, e.g. `bytes=0-1023` (answered with 206)."}
+
+
+def _declare_range_header(operation: dict[str, Any]) -> None:
+    parameters = operation.setdefault("parameters", [])
+    if not any(p.get("in") == "header" and p.get("name", "").lower() == "range" for p in parameters):
+        parameters.append(_RANGE_HEADER)
+
+
 _BODY_METHODS = ("post", "put", "patch")
 _UNSAFE_METHODS = ("post", "put", "patch", "delete")
 
 
 def _declared_statuses(key: str, method: str, operation: dict[str, Any]) -> set[int]:
     statuses = set(OPERATION_ERRORS.get(key, ()))
+    if key in FILE_RESPONSES:
+        statuses.add(416)  # a Range outside the file
     statuses.add(400)  # api/security.py: a Host header not in ALLOWED_HOSTS
     if method in _UNSAFE_METHODS:
         statuses.add(403)  # api/security.py: a cross-site request (Origin / Sec-Fetch-Site)
@@ -133,7 +143,9 @@ def declare_errors(schema: dict[str, Any]) -> dict[str, Any]:
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
-            _declare_file_responses(f"{method.upper()} {path}", responses)
+            if f"{method.upper()} {path}" in FILE_RESPONSES:
+                _declare_file_responses(f"{method.upper()} {path}", responses)
+                _declare_range_header(operation)
             for status in sorted(_declared_statuses(f"{method.upper()} {path}", method, operation)):
                 own = responses.get(str(status), {}).get("description")
                 if own in (None, "Validation Error", HTTPStatus(status).phrase):  # FastAPI's placeholders

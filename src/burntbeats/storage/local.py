@@ -8,13 +8,45 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from starlette.responses import FileResponse, Response
+from starlette.datastructures import Headers
+from starlette.responses import FileResponse, JSONResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
+from starlette.types import Receive, Scope, Send
 
 from burntbeats.storage.base import check_job_id, check_name
 
 COPY_CHUNK = 1024 * 1024
 STAGING_PREFIX = ".attempt-"
 _NOT_PUBLISHED = {"work", "input"}  # scratch space; the input is the job's own, never replaced
+
+
+class _FileResponse(FileResponse):
+    """Starlette's FileResponse, but a bad Range header gets the API's JSON error body (400 / 416), not plain text.
+
+    The range is checked with Starlette's own parser (starlette is pinned) before the file is served.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope)
+        http_range = headers.get("range")
+        if http_range is not None and scope.get("method", "GET").upper() in ("GET", "HEAD"):
+            if self.stat_result is None:
+                self.stat_result = os.stat(self.path)
+                self.set_stat_headers(self.stat_result)
+            size = self.stat_result.st_size
+            if_range = headers.get("if-range")
+            try:
+                if if_range is None or self._should_use_range(if_range):
+                    self._parse_range_header(http_range, size)
+            except MalformedRangeHeader as exc:
+                reason = exc.content.removeprefix("Range header: ").rstrip(".")
+                refusal = JSONResponse({"detail": f"Invalid Range header: {reason}. Use e.g. bytes=0-1023."},
+                                       status_code=400)
+                return await refusal(scope, receive, send)
+            except RangeNotSatisfiable:
+                refusal = JSONResponse({"detail": f"The requested range is outside the file ({size} bytes)."},
+                                       status_code=416, headers={"Content-Range": f"bytes */{size}"})
+                return await refusal(scope, receive, send)
+        await super().__call__(scope, receive, send)
 
 
 class LocalStorage:
@@ -78,7 +110,7 @@ class LocalStorage:
 
     def response(self, job_id: str, name: str, *, media_type: str, filename: str | None = None) -> Response:
         # Starlette's FileResponse answers Range requests (206) and conditional ones from the file itself.
-        return FileResponse(self.fetch(job_id, name), media_type=media_type, filename=filename)
+        return _FileResponse(self.fetch(job_id, name), media_type=media_type, filename=filename)
 
     def exists(self, job_id: str, name: str) -> bool:
         return self._path(job_id, name).is_file()

@@ -1972,6 +1972,15 @@ export interface components {
                 "application/json": components["schemas"]["ErrorPublic"];
             };
         };
+        /** @description The Range header asks for bytes outside the file. */
+        RequestedRangeNotSatisfiable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorPublic"];
+            };
+        };
         /** @description The server is busy (the queue is full; see Retry-After) or its database is unavailable. */
         ServiceUnavailable: {
             headers: {
@@ -2171,6 +2180,8 @@ export interface operations {
             header?: {
                 /** @description The job_token returned when the job was created. */
                 "x-job-token"?: string | null;
+                /** @description A byte range, e.g. `bytes=0-1023` (answered with 206). */
+                Range?: string;
             };
             path: {
                 filename: string;
@@ -2207,6 +2218,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             410: components["responses"]["Gone"];
+            416: components["responses"]["RequestedRangeNotSatisfiable"];
             422: components["responses"]["UnprocessableEntity"];
         };
     };
@@ -2219,6 +2231,8 @@ export interface operations {
             header?: {
                 /** @description The job_token returned when the job was created. */
                 "x-job-token"?: string | null;
+                /** @description A byte range, e.g. `bytes=0-1023` (answered with 206). */
+                Range?: string;
             };
             path: {
                 job_id: string;
@@ -2249,6 +2263,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             410: components["responses"]["Gone"];
+            416: components["responses"]["RequestedRangeNotSatisfiable"];
             422: components["responses"]["UnprocessableEntity"];
         };
     };
@@ -2630,6 +2645,8 @@ export interface operations {
             header?: {
                 /** @description The job_token returned when the job was created. */
                 "x-job-token"?: string | null;
+                /** @description A byte range, e.g. `bytes=0-1023` (answered with 206). */
+                Range?: string;
             };
             path: {
                 filename: string;
@@ -2664,6 +2681,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             410: components["responses"]["Gone"];
+            416: components["responses"]["RequestedRangeNotSatisfiable"];
             422: components["responses"]["UnprocessableEntity"];
         };
     };
@@ -3343,6 +3361,8 @@ export interface operations {
             header?: {
                 /** @description The job_token returned when the job was created. */
                 "x-job-token"?: string | null;
+                /** @description A byte range, e.g. `bytes=0-1023` (answered with 206). */
+                Range?: string;
             };
             path: {
                 export_id: string;
@@ -3375,6 +3395,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             410: components["responses"]["Gone"];
+            416: components["responses"]["RequestedRangeNotSatisfiable"];
             422: components["responses"]["UnprocessableEntity"];
         };
     };
@@ -3458,6 +3479,8 @@ export interface operations {
             header?: {
                 /** @description The job_token returned when the job was created. */
                 "x-job-token"?: string | null;
+                /** @description A byte range, e.g. `bytes=0-1023` (answered with 206). */
+                Range?: string;
             };
             path: {
                 filename: string;
@@ -3494,6 +3517,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             410: components["responses"]["Gone"];
+            416: components["responses"]["RequestedRangeNotSatisfiable"];
             422: components["responses"]["UnprocessableEntity"];
         };
     };
@@ -3506,6 +3530,8 @@ export interface operations {
             header?: {
                 /** @description The job_token returned when the job was created. */
                 "x-job-token"?: string | null;
+                /** @description A byte range, e.g. `bytes=0-1023` (answered with 206). */
+                Range?: string;
             };
             path: {
                 job_id: string;
@@ -3536,6 +3562,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             410: components["responses"]["Gone"];
+            416: components["responses"]["RequestedRangeNotSatisfiable"];
             422: components["responses"]["UnprocessableEntity"];
         };
     };
@@ -3612,6 +3639,8 @@ export interface operations {
             header?: {
                 /** @description The job_token returned when the job was created. */
                 "x-job-token"?: string | null;
+                /** @description A byte range, e.g. `bytes=0-1023` (answered with 206). */
+                Range?: string;
             };
             path: {
                 filename: string;
@@ -3646,6 +3675,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             410: components["responses"]["Gone"];
+            416: components["responses"]["RequestedRangeNotSatisfiable"];
             422: components["responses"]["UnprocessableEntity"];
         };
     };

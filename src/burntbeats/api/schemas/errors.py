@@ -31,6 +31,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     410: "The job's files have expired and were removed.",
     413: "The request body is larger than the upload limit.",
     415: "The upload is not audio this server can read, or the body is not of a supported content type.",
+    416: "The Range header asks for bytes outside the file.",
     422: "A parameter or body field is invalid; `detail` names it.",
     429: "Too many jobs are waiting; try again later.",
     503: "The server is busy (the queue is full; see Retry-After) or its database is unavailable.",
