@@ -201,3 +201,26 @@ def test_what_counts_as_a_full_disk(tmp_path):
     assert not failed_for_lack_of_space(RuntimeError("System error."), tmp_path)  # this machine's disk has room
     assert not failed_for_lack_of_space(RuntimeError("System error."))
     assert failed_for_lack_of_space(enospc)
+
+
+def test_a_derived_job_on_a_full_disk_is_507_and_no_row(small_disk_server, tmp_path):
+    """No upload at all (expand links the stored original): the job's row or folder cannot be written."""
+    server, view = small_disk_server(32, MIN_FREE_DISK_MB="0")
+    tone = tmp_path / "tone.wav"
+    make_tone(tone, seconds=1.0)
+    body = server.client.post("/api/stems/split", files={"file": ("tone.wav", tone.read_bytes())},
+                              data={"stems": "2", "quality": "fast"}).json()
+    assert wait_done(server, body)["status"] == "succeeded"
+    expand = f"/api/stems/expand/{body['job_id']}"
+
+    filler = fill(view, 0)
+    resp = server.client.post(expand, headers={"X-Job-Token": body["job_token"]})
+    assert resp.status_code == 507, resp.text
+    assert resp.json()["detail"] == DISK_FULL_DETAIL
+    assert [j["job_id"] for j in server.client.get("/api/jobs").json()["jobs"]] == [body["job_id"]]
+    assert [p.name for p in (view / "jobs").iterdir()] == [body["job_id"]]
+
+    filler.unlink()
+    resp = server.client.post(expand, headers={"X-Job-Token": body["job_token"]})
+    assert resp.status_code == 202, resp.text
+    assert wait_done(server, resp.json())["status"] == "succeeded"
