@@ -12,6 +12,7 @@ run: install web
 	$(BIN)/burntbeats serve
 
 test: install-dev web check-api-types
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/pytest -q
 	cd web && npm test && npm run test:e2e
 

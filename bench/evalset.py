@@ -420,7 +420,7 @@ def build_song(seed: int, seconds: float = 30.0) -> SongSpec:
     intro_bars = int(rng.integers(1, 3))
     n_phrases = max(1, (s.n_bars - intro_bars) // 2)
     plan = []
-    for p in range(n_phrases):
+    for _ in range(n_phrases):
         r = rng.random()
         plan.append("sing" if r < 0.55 else "speak" if r < 0.8 else "rest")
     if "sing" not in plan:

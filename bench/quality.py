@@ -417,7 +417,8 @@ def main() -> None:
         folders = [evalset.song_dir(cache, s) for s in seeds]
         jobs = [(e, st) for st in stem_counts for e in engines]
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-            outs = list(pool.map(lambda j: run_worker(j[0], j[1], folders, args.dsp if j[0] in MODES else []), jobs))
+            outs = list(pool.map(lambda j, folders=folders: run_worker(j[0], j[1], folders,
+                                                                       args.dsp if j[0] in MODES else []), jobs))
         results = dict(zip(jobs, outs))
         report["sets"][set_name] = {f"{e}/{st}": res for (e, st), res in results.items()}
         title = {"tune": "tuning set, seeds 0-7", "heldout": "held-out set, seeds 100-107"}.get(set_name, set_name)

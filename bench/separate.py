@@ -51,10 +51,10 @@ def peak_rss_mb() -> float:
 
 
 def worker(args: argparse.Namespace) -> None:
+    import soundfile as sf
+
     from burntbeats.separation.apply import separate_file
     from burntbeats.separation.dsp import DSPSeparator
-
-    import soundfile as sf
 
     base_rss = peak_rss_mb()
     duration = sf.info(args.wav).duration

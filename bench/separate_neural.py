@@ -247,7 +247,7 @@ def main() -> None:
         values = [r["peak_mb"] for r in runs]
         return f"{statistics.median(values):.0f} [{min(values):.0f}-{max(values):.0f}]"
 
-    for seconds, stems, best, runs in rows:
+    for seconds, stems, _best, runs in rows:
         ref, ours = runs["reference"], runs["ours"]
         print(f"{seconds:>5.0f}s {stems:>5} | {xrt(ref):>20} {xrt(ours):>12} | "
               f"{statistics.median(r['cpu_s'] for r in ref):>9.1f} {statistics.median(r['cpu_s'] for r in ours):>6.1f} | "

@@ -71,8 +71,16 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "src"))
 
-from separate_neural import (  # noqa: E402
-    CACHE, NEURAL_EXTRA, SR, _peak_mb, _rusage_cpu, dist_sizes, prepare_audio, prepare_models, run_child,
+from separate_neural import (  # noqa: E402 - after the sys.path set-up above
+    CACHE,
+    NEURAL_EXTRA,
+    SR,
+    _peak_mb,
+    _rusage_cpu,
+    dist_sizes,
+    prepare_audio,
+    prepare_models,
+    run_child,
 )
 
 ONNX_DIR = CACHE / "onnx"
@@ -246,6 +254,7 @@ def export_onnx(models_dir: Path, manifest: Path, threads: int) -> tuple[Path, d
 
     import onnxruntime as ort
     import torch
+
     from burntbeats.separation import neural
 
     torch.set_num_threads(threads)
@@ -429,13 +438,13 @@ def agreement(wav: Path, onnx: Path, models_dir: Path, manifest: Path, threads: 
 
     with tempfile.TemporaryDirectory(prefix="bench-onnx-agree-") as tmp:
         torch_dir, onnx_dir = Path(tmp) / "torch", Path(tmp) / "onnx"
-        code = ("import sys; sys.path.insert(0, %r)\n"
+        code = (f"import sys; sys.path.insert(0, {str(ROOT / 'src')!r})\n"
                 "from burntbeats.separation.apply import separate_file\n"
                 "from burntbeats.separation.neural import create_engine\n"
                 "from burntbeats.settings import Settings\n"
-                "s = Settings(_env_file=None, models_dir=%r, models_manifest=%r, torch_threads=%d)\n"
-                "separate_file(create_engine(s, %r), %r, %r, 4)\n"
-                % (str(ROOT / "src"), str(models_dir), str(manifest), threads, MODEL, str(wav), str(torch_dir)))
+                f"s = Settings(_env_file=None, models_dir={str(models_dir)!r}, models_manifest={str(manifest)!r}, "
+                f"torch_threads={threads:d})\n"
+                f"separate_file(create_engine(s, {MODEL!r}), {str(wav)!r}, {str(torch_dir)!r}, 4)\n")
         subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         run_onnx_child(wav, 4, onnx, threads, out_dir=onnx_dir)
         diffs = {}

@@ -52,7 +52,7 @@ from scipy import signal
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from burntbeats.speech.synth import make_noise, mix_at_snr, si_sdr  # noqa: E402
+from burntbeats.speech.synth import make_noise, mix_at_snr, si_sdr  # noqa: E402 - after the sys.path set-up
 
 SR = 16000
 SNRS = (-5, 0, 5, 10)
@@ -141,7 +141,7 @@ def babble(n: int, utts: list[dict], exclude_voice: str, seed: int, talkers: int
     rng = np.random.default_rng(seed)
     pool = [u["audio"] for u in utts if u["voice"] != exclude_voice]
     x = np.zeros(n)
-    for k in range(talkers):
+    for _ in range(talkers):
         seq = np.concatenate([pool[int(i)] for i in rng.permutation(len(pool))[:4]])
         while len(seq) < n * 2:
             seq = np.concatenate([seq, seq])

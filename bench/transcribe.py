@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_midi_synth import INSTRUMENTS, SR, chord_progression, note_hz, random_melody, render  # noqa: E402
+from test_midi_synth import INSTRUMENTS, SR, chord_progression, note_hz, random_melody, render  # noqa: E402 - after sys.path
 
 TARGET_X_REALTIME = 50.0
 
@@ -142,7 +142,10 @@ def main() -> int:
     total_wall = sum(r["wall_s"] for r in rows)
     total_cpu = sum(r["cpu_s"] for r in rows)
     x_rt = total_audio / total_wall
-    mean = lambda k: float(np.mean([r[k] for r in rows]))  # noqa: E731
+
+    def mean(k: str) -> float:
+        return float(np.mean([r[k] for r in rows]))
+
     load2 = os.getloadavg()[0]
     print()
     print(f"x realtime (read + resample + model + notes + MIDI write): {x_rt:.1f}x "

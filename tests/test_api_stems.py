@@ -136,7 +136,7 @@ def test_concurrent_first_downloads_of_an_encoded_stem(client, tmp_path):
     for ext in ("mp3", "flac"):
         url = f"/api/stems/file/{job_id}/vocals.{ext}?token={token}"
         with ThreadPoolExecutor(max_workers=8) as pool:
-            answers = list(pool.map(lambda _: client.get(url), range(8)))
+            answers = list(pool.map(client.get, [url] * 8))
         assert [r.status_code for r in answers] == [200] * 8, [r.text for r in answers if r.status_code != 200]
         assert len({r.content for r in answers}) == 1 and len(answers[0].content) > 1000
         assert client.get(url).content == answers[0].content  # the cached copy is the same file

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from burntbeats.speech.engines import DeepFilterNet
 from burntbeats.speech.dfn_batch import DeepFilterNetBatch
+from burntbeats.speech.engines import DeepFilterNet
 from burntbeats.speech.stream import AlignedEnhancer
 from burntbeats.speech.synth import make_noise, mix_at_snr, si_sdr, synth_speech
 
@@ -43,11 +43,11 @@ def clip() -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def c_out(clip) -> np.ndarray:  # noqa: ANN001
+def c_out(clip) -> np.ndarray:
     return DeepFilterNet().open_stream().process(clip[1])
 
 
-def test_matches_c_runtime(clip, c_out) -> None:  # noqa: ANN001
+def test_matches_c_runtime(clip, c_out) -> None:
     clean, noisy = clip
     t = time.perf_counter()
     out = DeepFilterNetBatch().open_stream().process(noisy)
@@ -62,14 +62,14 @@ def test_matches_c_runtime(clip, c_out) -> None:  # noqa: ANN001
     assert elapsed < len(noisy) / SR  # faster than real time even on a loaded machine
 
 
-def test_aligned_with_c_output(clip, c_out) -> None:  # noqa: ANN001
+def test_aligned_with_c_output(clip, c_out) -> None:
     out = DeepFilterNetBatch().open_stream().process(clip[1])
     a, b = c_out[SR : 3 * SR].astype(np.float64), out[SR - 480 : 3 * SR + 480].astype(np.float64)
     xc = signal.correlate(b, a, mode="valid", method="fft")  # lags -480 .. 480
     assert len(xc) == 961 and int(np.argmax(xc)) - 480 == 0
 
 
-def test_attenuation_limit_matches_c_runtime(clip) -> None:  # noqa: ANN001
+def test_attenuation_limit_matches_c_runtime(clip) -> None:
     noisy = clip[1][: 3 * SR]
     ref = DeepFilterNet(atten_limit_db=12.0).open_stream().process(noisy)
     out = DeepFilterNetBatch(atten_limit_db=12.0).open_stream().process(noisy)
@@ -78,7 +78,7 @@ def test_attenuation_limit_matches_c_runtime(clip) -> None:  # noqa: ANN001
     assert snr_db(ref, full) < 30.0  # the limit really changes the output
 
 
-def test_state_carried_across_odd_calls(clip) -> None:  # noqa: ANN001
+def test_state_carried_across_odd_calls(clip) -> None:
     noisy = clip[1][: 4 * SR]
     once = DeepFilterNetBatch().open_stream().process(noisy)
     # 7 pieces of odd numbers of frames, and blocks smaller than some pieces
@@ -99,10 +99,10 @@ def test_lengths_and_errors() -> None:
     s.close()
 
 
-def test_drop_in_for_aligned_enhancer(clip) -> None:  # noqa: ANN001
+def test_drop_in_for_aligned_enhancer(clip) -> None:
     noisy = clip[1][: 3 * SR + 1234]
 
-    def run(engine) -> np.ndarray:  # noqa: ANN001
+    def run(engine) -> np.ndarray:
         al = AlignedEnhancer(engine, 1)
         x = noisy[None, :]
         out = [al.push(x[:, i : i + 30011]) for i in range(0, x.shape[1], 30011)] + [al.flush()]
@@ -115,7 +115,7 @@ def test_drop_in_for_aligned_enhancer(clip) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("quality", ["balanced", "best"])
-def test_balanced_and_best_run_the_batched_path(quality) -> None:  # noqa: ANN001
+def test_balanced_and_best_run_the_batched_path(quality) -> None:
     """No silent fallback to the slower C runtime: the product's default path is the batched one."""
     from burntbeats.speech.engines import select_enhancer
 

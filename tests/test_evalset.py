@@ -15,12 +15,13 @@ import pytest
 pretty_midi = pytest.importorskip("pretty_midi")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import evalset  # noqa: E402
+import evalset  # noqa: E402 - importable once bench/ is on sys.path
 
 
 def _notes(spec) -> dict[str, list[tuple]]:
     return {
-        stem: [(i.program, i.is_drum, n.pitch, n.velocity, round(n.start, 6), round(n.end, 6)) for i in pm.instruments for n in i.notes]
+        stem: [(i.program, i.is_drum, n.pitch, n.velocity, round(n.start, 6), round(n.end, 6))
+               for i in pm.instruments for n in i.notes]
         for stem, pm in spec.midi.items()
     }
 
@@ -61,7 +62,8 @@ def test_stems_and_instruments() -> None:
         assert all(abs(p - 64) >= 24 for p in other_pans)  # keys/guitar/pads are panned
         # the lead alternates between the sung line and espeak phrases
         assert "sing" in spec.vocal_plan and "speak" in spec.vocal_plan
-        assert spec.speech and all(p.kind in ("spoken", "chant") and p.voice in evalset.SPEECH_VOICES for p in spec.speech)
+        assert spec.speech
+        assert all(p.kind in ("spoken", "chant") and p.voice in evalset.SPEECH_VOICES for p in spec.speech)
         assert all(0.0 <= p.start < spec.seconds and 0 <= p.pitch <= 99 for p in spec.speech)
 
 

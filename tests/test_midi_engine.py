@@ -13,11 +13,15 @@ import pytest
 import soundfile as sf
 
 from burntbeats.midi.engine import (
-    AUDIO_N_SAMPLES, ConversionSettings, get_engine, get_pitch_bends, output_to_notes_polyphonic, to_model_rate,
+    AUDIO_N_SAMPLES,
+    ConversionSettings,
+    get_engine,
+    get_pitch_bends,
+    output_to_notes_polyphonic,
+    to_model_rate,
 )
 from burntbeats.midi.midifile import read_midi
 from test_midi_synth import INSTRUMENTS, SR, chord_progression, note_hz, random_melody, render
-
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("basic_pitch") is None,
@@ -182,7 +186,8 @@ def test_cli_transcribe_and_merge(engine, melody, tmp_path, monkeypatch):
     p, r, f, _ = _scores(ref, content.all_notes())
     assert r >= 0.9, (p, r, f)
     meta = json.loads((tmp_path / "meta.json").read_text())
-    assert meta["settings"]["quantize"] == "1/16" and meta["midi_file_analysis"]["note_count"] == len(content.all_notes())
+    assert meta["settings"]["quantize"] == "1/16"
+    assert meta["midi_file_analysis"]["note_count"] == len(content.all_notes())
 
     res = runner.invoke(app, ["midi", "merge", str(tmp_path / "take.mid"), str(tmp_path / "take.mid"),
                               "-o", str(tmp_path / "song.mid"), "--json"])

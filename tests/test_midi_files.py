@@ -13,7 +13,14 @@ from burntbeats.midi.job import read_metadata, restore_notes, save_notes, undo_n
 from burntbeats.midi.merge import MergeSource, merge_midi_files, merge_sources, unique_names
 from burntbeats.midi.midifile import MidiWriteError, TrackSpec, read_midi, write_midi
 from burntbeats.midi.notes import (
-    Note, NoteStore, NoteValidationError, NothingToUndo, VersionConflict, canonical, quantize_notes, validate_notes,
+    Note,
+    NoteStore,
+    NoteValidationError,
+    NothingToUndo,
+    VersionConflict,
+    canonical,
+    quantize_notes,
+    validate_notes,
 )
 
 TICK_S = 0.5 / 480  # one tick at 120 bpm, 480 PPQ

@@ -33,7 +33,8 @@ def test_stems_flow_on_postgres(tmp_path, pg_url):
     make_tone(path, seconds=1.5)
     with TestClient(create_app(settings)) as client:
         with open(path, "rb") as fh:
-            resp = client.post("/api/stems/split", files={"file": ("a.wav", fh)}, data={"stems": "4", "quality": "fast"})
+            resp = client.post("/api/stems/split", files={"file": ("a.wav", fh)},
+                               data={"stems": "4", "quality": "fast"})
         assert resp.status_code == 202, resp.text
         job = resp.json()
         status = wait_for(client, job["status_url"], job["job_token"])

@@ -53,7 +53,8 @@ def make_sources(seconds: float, seed: int = 0) -> tuple[np.ndarray, dict[str, n
 
     # bass: a 55 Hz line (one bar in four on 49 Hz), with two harmonics
     bass = np.concatenate(
-        [0.45 * sum(a * np.sin(2 * np.pi * f * k * tb) for k, a in ((1, 1.0), (2, 0.3), (3, 0.1))) * np.minimum(1, (tb[-1] - tb) / 0.02 + 1e-3) for f in [55.0, 55.0, 55.0, 49.0] * bars]
+        [0.45 * sum(a * np.sin(2 * np.pi * f * k * tb) for k, a in ((1, 1.0), (2, 0.3), (3, 0.1)))
+         * np.minimum(1, (tb[-1] - tb) / 0.02 + 1e-3) for f in [55.0, 55.0, 55.0, 49.0] * bars]
     )[:n]
 
     # other: chord pad (left) + arpeggio (right), repeating every 2 bars
@@ -63,10 +64,12 @@ def make_sources(seconds: float, seed: int = 0) -> tuple[np.ndarray, dict[str, n
     ts = np.arange(step) / SR
     for i in range(bars):
         ch = chords[i % 2]
-        pad[i * bar : (i + 1) * bar] = 0.08 * sum(np.sin(2 * np.pi * f * tb) + 0.3 * np.sin(4 * np.pi * f * tb) for f in ch) * np.minimum(1, tb / 0.1)
+        chord = sum(np.sin(2 * np.pi * f * tb) + 0.3 * np.sin(4 * np.pi * f * tb) for f in ch)
+        pad[i * bar : (i + 1) * bar] = 0.08 * chord * np.minimum(1, tb / 0.1)
         for s in range(8):
             f = 2 * ch[s % 3]
-            arp[i * bar + s * step : i * bar + (s + 1) * step] = 0.1 * (np.sin(2 * np.pi * f * ts) + 0.4 * np.sin(4 * np.pi * f * ts)) * _decay(step, 0.08)
+            tone = np.sin(2 * np.pi * f * ts) + 0.4 * np.sin(4 * np.pi * f * ts)
+            arp[i * bar + s * step : i * bar + (s + 1) * step] = 0.1 * tone * _decay(step, 0.08)
 
     # vocals: centre, non-repeating melody (0.25-1 s notes) with 5.5 Hz vibrato
     scale = 220.0 * 2 ** (np.array([0, 2, 3, 5, 7, 8, 10, 12, 14, 15]) / 12)
@@ -76,7 +79,8 @@ def make_sources(seconds: float, seed: int = 0) -> tuple[np.ndarray, dict[str, n
         dur = int(rng.choice([0.25, 0.5, 0.75, 1.0]) * SR)
         tn = np.arange(dur) / SR
         phase = 2 * np.pi * np.cumsum(rng.choice(scale) * (1 + 0.025 * np.sin(2 * np.pi * 5.5 * tn))) / SR
-        note = sum((1 / h) * (1 + 2 * np.exp(-(((h * 330 - 700) / 250) ** 2))) * np.sin(h * phase) for h in range(1, 12))
+        note = sum((1 / h) * (1 + 2 * np.exp(-(((h * 330 - 700) / 250) ** 2))) * np.sin(h * phase)
+                   for h in range(1, 12))
         voc[pos : pos + dur] += 0.12 * note * np.minimum(1, tn / 0.03) * np.minimum(1, (tn[-1] - tn) / 0.05 + 1e-3)
         pos += dur + int(rng.choice([0.0, 0.0, 0.25, 0.5]) * SR)
     voc = voc[:n]
@@ -193,7 +197,8 @@ def test_separate_file_stems_sum_to_mix(tmp_path, song, quality: str, stems: int
     sf.write(wav, mix.T, SR, subtype="FLOAT")
     progress: list[float] = []
     # 3 s blocks with 1 s overlap: 4 blocks, 3 crossfades
-    paths = separate_file(DSPSeparator(quality), wav, tmp_path / "out", stems, progress=progress.append, segment_s=3.0, overlap_s=1.0)
+    paths = separate_file(DSPSeparator(quality), wav, tmp_path / "out", stems, progress=progress.append,
+                          segment_s=3.0, overlap_s=1.0)
 
     names = TWO_STEMS if stems == 2 else FOUR_STEMS
     assert list(paths) == list(names)

@@ -22,7 +22,7 @@ MAX_LENGTH_GROWTH_MB = 25
 
 SCRIPT = textwrap.dedent(
     """
-    import json, sys, time
+    import importlib, json, sys, time
     from pathlib import Path
     import numpy as np, soundfile as sf
     from burntbeats.jobs.context import JobContext
@@ -50,7 +50,8 @@ SCRIPT = textwrap.dedent(
                      job_dir=job_dir, input_path=job_dir / "input", settings=settings)
     reports = []
     ctx.report = lambda stage, pct: reports.append((stage, pct))
-    import burntbeats.speech.engines, burntbeats.speech.stream, scipy.ndimage, pyloudnorm  # noqa: F401
+    for module in ("burntbeats.speech.engines", "burntbeats.speech.stream", "scipy.ndimage", "pyloudnorm"):
+        importlib.import_module(module)  # preloaded: importing is not part of the growth
     from burntbeats.speech.engines import select_enhancer
     select_enhancer(engine)  # model load (onnxruntime sessions) is not part of the growth
     baseline = status("VmRSS:")

@@ -114,7 +114,7 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
             with get_engine(settings.resolved_database_url).connect() as conn:
                 conn.execute(text("SELECT 1"))
             db = "ok"
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - whatever fails, /health reports the database as unavailable
             db = "unavailable"
         disk = disk_health(settings.data_dir, settings.min_free_disk_mb)
         ok = db == "ok" and disk["ok"]

@@ -88,10 +88,11 @@ async def save_and_probe(upload: UploadFile, dest: Path, max_bytes: int, max_dur
 
     size = await run_in_threadpool(_copy)
     if size > max_bytes:
-        raise HTTPException(status_code=413, detail=f"The upload is larger than the {max_bytes // (1024 * 1024)} MB limit.")
+        limit_mb = max_bytes // (1024 * 1024)
+        raise HTTPException(status_code=413, detail=f"The upload is larger than the {limit_mb} MB limit.")
     try:
         return await run_in_threadpool(probe, dest, max_duration_s)
     except AudioError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any decoder crash means "not audio we can read"
+    except Exception as exc:
         raise HTTPException(status_code=415, detail="The file could not be read as audio.") from exc

@@ -6,4 +6,4 @@ The public names are ``burntbeats.audio.io.__all__``; the modules behind them: `
 """
 
 from burntbeats.audio.io import *  # noqa: F403 - the package re-exports io's public names
-from burntbeats.audio.io import __all__  # noqa: F401
+from burntbeats.audio.io import __all__  # noqa: F401 - the same list is this package's __all__

@@ -179,7 +179,7 @@ class Source:
     def close(self) -> None:
         try:
             self.container.close()
-        except Exception:  # noqa: BLE001 # pragma: no cover - close errors are not interesting
+        except Exception:  # pragma: no cover  # noqa: BLE001 - close errors are not interesting
             pass
         self.fh.close()
 

@@ -6,8 +6,9 @@ tempo map, note count, duration), so `metadata.json` reflects the file rather th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -138,7 +139,10 @@ def estimate_tempo(notes: Sequence[Note], min_bpm: float = 60.0, max_bpm: float 
 
 def analyze_midi_file(path: Path, content: MidiContent | None = None) -> dict[str, Any]:
     content = content or read_midi(path)
-    to_bpm = lambda us: _r(60_000_000 / us, 3)  # noqa: E731
+
+    def to_bpm(us: float) -> float:
+        return _r(60_000_000 / us, 3)
+
     tracks = []
     for t in content.tracks:
         tracks.append({

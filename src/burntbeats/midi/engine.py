@@ -19,9 +19,10 @@ import importlib.util
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Protocol, Sequence
+from typing import Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -50,7 +51,8 @@ class ConversionSettings(BaseModel):
     minimum_frequency: float | None = Field(None, ge=20, le=8000, description="Hz; lower notes are ignored.")
     maximum_frequency: float | None = Field(None, ge=20, le=8000, description="Hz; higher notes are ignored.")
     melodia_trick: bool = Field(True, description="Basic Pitch's melodia post-processing (finds notes without onsets).")
-    multiple_pitch_bends: bool = Field(False, description="Overlapping notes keep their own pitch bends (extra channels).")
+    multiple_pitch_bends: bool = Field(
+        False, description="Overlapping notes keep their own pitch bends (extra channels).")
     pitch_bends: bool = Field(True, description="Estimate pitch bends at all.")
     midi_tempo: float = Field(120.0, ge=20, le=300, description="Tempo written to the MIDI file (bpm).")
     quantize: Quantize | None = Field(None, description="Snap notes to a grid at midi_tempo: 1/8, 1/16, 1/8T ...")
@@ -59,7 +61,7 @@ class ConversionSettings(BaseModel):
 
     @field_validator("quantize", mode="before")
     @classmethod
-    def _quantize(cls, value):  # noqa: ANN001, ANN206
+    def _quantize(cls, value):
         if value is None:
             return None
         text = str(value).strip()
@@ -68,7 +70,7 @@ class ConversionSettings(BaseModel):
         return text[:-1] + "T" if text.lower().endswith("t") else text
 
     @model_validator(mode="after")
-    def _range(self) -> "ConversionSettings":
+    def _range(self) -> ConversionSettings:
         if self.minimum_frequency and self.maximum_frequency and self.minimum_frequency >= self.maximum_frequency:
             raise ValueError("minimum_frequency must be lower than maximum_frequency")
         return self
@@ -249,7 +251,7 @@ def get_engine(model_path: Path | None = None, threads: int | None = None) -> Ba
         return engine
 
 
-def engine_threads(settings) -> int:  # noqa: ANN001 - burntbeats.settings.Settings
+def engine_threads(settings) -> int:
     """Threads per engine: MIDI_THREADS, else the cores shared out among the job workers."""
     configured = int(getattr(settings, "midi_threads", 0) or 0)
     if configured > 0:

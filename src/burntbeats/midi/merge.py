@@ -4,9 +4,9 @@ different tempos still line up."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from burntbeats.midi.midifile import DRUM_CHANNEL, MELODIC_CHANNELS, MidiWriteError, TrackSpec, read_midi, write_midi
 from burntbeats.midi.notes import Note, canonical
@@ -69,7 +69,7 @@ def merge_sources(
     return layout
 
 
-def sources_from_midi_file(path: Path, name: str | None = None, content=None) -> list[MergeSource]:  # noqa: ANN001
+def sources_from_midi_file(path: Path, name: str | None = None, content=None) -> list[MergeSource]:
     """A MIDI file's note-bearing tracks as merge sources, named after the file (and track if several)."""
     content = content or read_midi(path)
     base = name or safe_stem_name(Path(path).name, "track")

@@ -8,9 +8,9 @@ chosen. Pitch bends use the GM default range of +/-2 semitones (declared with RP
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import mido
 
@@ -97,7 +97,8 @@ def write_midi(
     melodic = [t for t in tracks if not t.is_drum]
     if len(melodic) > len(MELODIC_CHANNELS):
         raise MidiWriteError(
-            f"A MIDI file has 15 channels for pitched instruments (plus drums); {len(melodic)} pitched tracks were given."
+            "A MIDI file has 15 channels for pitched instruments (plus drums); "
+            f"{len(melodic)} pitched tracks were given."
         )
     free = list(MELODIC_CHANNELS)
     primary: list[int] = []
@@ -119,7 +120,7 @@ def write_midi(
 
         def add(t: int, order: int, msg: mido.Message) -> None:
             nonlocal seq
-            events.append((t, order, seq, msg))
+            events.append((t, order, seq, msg))  # noqa: B023 - only called within this track's iteration
             seq += 1
 
         used_channels = sorted({ch for _, ch, _ in voices})
@@ -276,7 +277,7 @@ def _tick_converter(tempo_map: list[tuple[int, int]], ppq: int):
     return convert
 
 
-def _read_track(index: int, track: mido.MidiTrack, to_seconds) -> TrackData:  # noqa: ANN001
+def _read_track(index: int, track: mido.MidiTrack, to_seconds) -> TrackData:
     name = None
     program = None
     channels: set[int] = set()
@@ -316,7 +317,7 @@ def _read_track(index: int, track: mido.MidiTrack, to_seconds) -> TrackData:  # 
                      notes=notes, pitch_bend_events=bend_events)
 
 
-def _note_bends(events, start: int, end: int, start_s: float, to_seconds):  # noqa: ANN001
+def _note_bends(events, start: int, end: int, start_s: float, to_seconds):
     if not events:
         return None
     points: list[tuple[float, float]] = []

@@ -97,7 +97,8 @@ def _blocks(
             if name not in out:
                 raise RuntimeError(f"engine {engine.name!r} returned no {name!r} stem")
             if out[name].shape != block.shape:
-                raise RuntimeError(f"engine {engine.name!r} returned {name!r} with shape {out[name].shape}, expected {block.shape}")
+                raise RuntimeError(
+                    f"engine {engine.name!r} returned {name!r} with shape {out[name].shape}, expected {block.shape}")
         ov_prev = 0 if i == 0 else segments[i - 1][1] - start
         ov_next = 0 if i == count - 1 else stop - segments[i + 1][0]
         piece: dict[str, np.ndarray] = {}
@@ -110,7 +111,9 @@ def _blocks(
                 parts.append(prev + (y[:, :ov_prev] - prev) * w)
             parts.append(y[:, ov_prev : length - ov_next])
             piece[name] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-        tail = {name: np.array(out[name][:, length - ov_next :], dtype=np.float32) for name in names} if ov_next > 0 else None
+        tail = None
+        if ov_next > 0:
+            tail = {name: np.array(out[name][:, length - ov_next :], dtype=np.float32) for name in names}
         del out, block
         yield piece
         report((i + 1) / count)
@@ -151,13 +154,15 @@ def separate_file(
         with ExitStack() as stack:
             src = stack.enter_context(sf.SoundFile(str(wav_path), "r"))
             if src.samplerate != engine.sample_rate:
-                raise ValueError(f"{wav_path}: sample rate {src.samplerate} Hz, engine {engine.name!r} needs {engine.sample_rate} Hz")
+                raise ValueError(f"{wav_path}: sample rate {src.samplerate} Hz, "
+                                 f"engine {engine.name!r} needs {engine.sample_rate} Hz")
             if src.channels not in (1, 2):
                 raise ValueError(f"{wav_path}: {src.channels} channels; expected mono or stereo")
             n = src.frames
             fmt = "RF64" if n * 2 * 4 > _RIFF_LIMIT else "WAV"
             writers = {
-                name: stack.enter_context(sf.SoundFile(str(temps[name]), "w", engine.sample_rate, 2, subtype="FLOAT", format=fmt))
+                name: stack.enter_context(
+                    sf.SoundFile(str(temps[name]), "w", engine.sample_rate, 2, subtype="FLOAT", format=fmt))
                 for name in names
             }
 

@@ -7,8 +7,9 @@ overlapping blocks of a long file so memory stays flat in song length.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Protocol
 
 import numpy as np
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -69,7 +68,9 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON inst
 
 
 @models_app.command("verify")
-def verify_cmd(names: Optional[List[str]] = typer.Argument(None, help="Models to check (default: every installed one).")) -> None:
+def verify_cmd(
+    names: list[str] | None = typer.Argument(None, help="Models to check (default: every installed one)."),
+) -> None:
     """Check installed files against the manifest checksums. Exit code 1 if any check fails."""
     settings = get_settings()
     try:
@@ -106,7 +107,7 @@ def verify_cmd(names: Optional[List[str]] = typer.Argument(None, help="Models to
 
 @models_app.command("download")
 def download_cmd(
-    names: List[str] = typer.Argument(..., help="Model names (see `burntbeats models list`)."),
+    names: list[str] = typer.Argument(..., help="Model names (see `burntbeats models list`)."),
     force: bool = typer.Option(False, "--force", help="Download again even if a valid file is present."),
 ) -> None:
     """Fetch models from their official source (dl.fbaipublicfiles.com) into MODELS_DIR, checksum-verified."""
@@ -131,7 +132,7 @@ def download_cmd(
 
 
 @models_app.command("install")
-def install_cmd(files: List[Path] = typer.Argument(..., help="Checkpoint files downloaded elsewhere (*.th).")) -> None:
+def install_cmd(files: list[Path] = typer.Argument(..., help="Checkpoint files downloaded elsewhere (*.th).")) -> None:
     """Copy model files you downloaded elsewhere into MODELS_DIR (each is identified by its checksum)."""
     settings = get_settings()
     try:

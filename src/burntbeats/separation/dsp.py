@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import scipy.fft
@@ -119,7 +119,7 @@ def _batcher_pairs(n: int) -> list[tuple[int, int]]:
     return pairs
 
 
-@lru_cache(maxsize=None)
+@cache
 def median_network(k: int) -> tuple[tuple[int, int, bool, bool], ...]:
     """A comparator network selecting the median of k (odd) values.
 
@@ -458,7 +458,10 @@ class DSPSeparator:
             nb = min(v.shape[1], int(np.searchsorted(freqs, hi_hz)) + 1)
             w = 1.0 - _ramp(freqs[:nb], lo_hz, hi_hz)
             kt = int(round(st.low_transient_kernel_s * sr / st.hop)) | 1
-            ref = harm[:, :nb] if kt == (st.harmonic_kernel | 1) else median_filter_axis(np.ascontiguousarray(v[:, :nb]), kt, axis=0)
+            if kt == (st.harmonic_kernel | 1):
+                ref = harm[:, :nb]
+            else:
+                ref = median_filter_axis(np.ascontiguousarray(v[:, :nb]), kt, axis=0)
             ht = np.minimum(ref, v[:, :nb]) / (v[:, :nb] + _EPS)
             if st.low_transient_power != 1.0:
                 ht **= st.low_transient_power
@@ -477,7 +480,8 @@ class DSPSeparator:
             side = np.abs(xl[:, :hi] - xr[:, :hi])
             if not np.any(side > 1e-6 * (float(v[:, :hi].max()) + _EPS)):
                 side = None  # mono: no side channel
-            bg = repeating_background(v, side, sr, st.hop, st.n_fft, st.repet_neighbours, st.repet_min_gap_s, st.repet_bands, st.repet_peak_s)
+            bg = repeating_background(v, side, sr, st.hop, st.n_fft, st.repet_neighbours, st.repet_min_gap_s,
+                                      st.repet_bands, st.repet_peak_s)
             del side
         if bg is None:
             fg = np.full_like(v, 0.5)

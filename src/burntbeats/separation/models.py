@@ -18,14 +18,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 from burntbeats.settings import Settings
 
@@ -227,7 +226,8 @@ def write_bag_yaml(settings: Settings, spec: ModelSpec) -> Path:
     """`<model>.yaml` in MODELS_DIR, the demucs bag format, so the folder is a demucs repo too."""
     lines = ["models: [" + ", ".join(f"'{f.signature}'" for f in spec.files) + "]"]
     if spec.weights is not None:
-        lines.append("weights: [" + ", ".join("[" + ", ".join(repr(w) for w in row) + "]" for row in spec.weights) + "]")
+        rows = ("[" + ", ".join(repr(w) for w in row) + "]" for row in spec.weights)
+        lines.append("weights: [" + ", ".join(rows) + "]")
     if spec.segment is not None:
         seg = spec.segment
         lines.append(f"segment: {int(seg) if float(seg).is_integer() else seg}")
@@ -316,7 +316,8 @@ def verify_model(settings: Settings, name: str, progress: ByteProgress | None = 
     for f in spec.files:
         path = file_path(settings, f)
         if not path.is_file():
-            results.append({"name": f.name, "status": "missing", "expected": f.sha256 or f.sha256_prefix, "actual": None})
+            results.append(
+                {"name": f.name, "status": "missing", "expected": f.sha256 or f.sha256_prefix, "actual": None})
             continue
         digest = sha256_file(path, progress)
         ok = f.matches(digest)
@@ -372,7 +373,7 @@ def _offline_hint(settings: Settings, spec: ModelSpec, f: ModelFile) -> str:
 def download_model(
     settings: Settings,
     name: str,
-    progress: Callable[[str, int, "int | None"], None] | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
     force: bool = False,
     timeout: float = DOWNLOAD_TIMEOUT_S,
 ) -> list[Path]:
@@ -425,7 +426,7 @@ def _download_file(settings, spec, f: ModelFile, dest: Path, progress, timeout: 
         except urllib.error.HTTPError as exc:
             raise ModelError(f"could not download {f.url}: the server answered {exc.code} {exc.reason}. "
                              + _offline_hint(settings, spec, f)) from None
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ModelError(f"could not reach {urllib.parse.urlparse(f.url).netloc or f.url} to download "
                              f"{spec.name} ({reason}). " + _offline_hint(settings, spec, f)) from None
@@ -444,7 +445,9 @@ def _download_file(settings, spec, f: ModelFile, dest: Path, progress, timeout: 
         tmp.unlink(missing_ok=True)
 
 
-def identify_file(settings: Settings, path: Path, progress: ByteProgress | None = None) -> tuple[str, list[tuple[ModelSpec, ModelFile]]]:
+def identify_file(
+    settings: Settings, path: Path, progress: ByteProgress | None = None
+) -> tuple[str, list[tuple[ModelSpec, ModelFile]]]:
     """sha256 of a local file and the manifest entries it is (by checksum)."""
     digest = sha256_file(path, progress)
     hits = [(spec, f) for spec in load_manifest(settings).values() for f in spec.files if f.matches(digest)]

@@ -67,8 +67,8 @@ _MALLOC_TUNED = False
 def _runtime():
     """(torch, demucs.apply, model classes) or EngineUnavailable when the extra is missing."""
     try:
-        import torch
         import demucs.apply as demucs_apply
+        import torch
         from demucs.demucs import Demucs
         from demucs.hdemucs import HDemucs
         from demucs.htdemucs import HTDemucs
@@ -223,7 +223,8 @@ class LazyBag:
             self.audio_channels = int(model.audio_channels)
         if (list(model.sources), int(model.samplerate), int(model.audio_channels)) != (
                 self.sources, self.samplerate, self.audio_channels):
-            raise EngineUnavailable(f"the files of {self.name} do not form a valid bag (sources or sample rates differ)")
+            raise EngineUnavailable(
+                f"the files of {self.name} do not form a valid bag (sources or sample rates differ)")
         row = self._weights[i] if self._weights is not None else None
         try:
             demucs_apply.BagOfModels([model], [row] if row is not None else None, self._segment)

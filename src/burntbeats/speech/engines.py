@@ -24,12 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from burntbeats.speech.base import (
-    NO_LIMIT_DB,
-    EngineUnavailable,
-    EnhancerStream,
-    SpeechEnhancer,
-)
+from burntbeats.speech.base import NO_LIMIT_DB, EngineUnavailable, EnhancerStream, SpeechEnhancer
 
 # Public quality names -> engine names. Engine names are accepted too.
 QUALITIES = ("fast", "balanced", "best")
