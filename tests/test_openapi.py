@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from burntbeats.api.openapi import ERROR_REF, FILE_RESPONSES, OPERATION_ERRORS
+from burntbeats.api.openapi import ERROR_REF, FILE_RESPONSES, OPERATION_ERRORS, WITHOUT_DATABASE
 from burntbeats.api.schemas.errors import ERROR_DESCRIPTIONS, ErrorPublic
 
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -21,6 +21,16 @@ def test_every_operation_is_in_the_error_table(client):
     assert keys - set(OPERATION_ERRORS) == set(), "add these operations to api/openapi.py OPERATION_ERRORS"
     assert set(OPERATION_ERRORS) - keys == set(), "these OPERATION_ERRORS entries name no route any more"
     assert set(FILE_RESPONSES) - keys == set(), "these FILE_RESPONSES entries name no route any more"
+    assert set(WITHOUT_DATABASE) - keys == set(), "these WITHOUT_DATABASE entries name no route any more"
+
+
+def test_database_routes_declare_503_with_retry_after(client):
+    doc = client.get("/openapi.json").json()
+    busy = doc["components"]["responses"]["ServiceUnavailable"]
+    assert set(busy["headers"]) == {"Retry-After"}
+    for key, operation in _operations(doc):
+        if key.split(" ", 1)[1].startswith("/api/") and key not in WITHOUT_DATABASE:
+            assert "503" in operation["responses"], key
 
 
 def test_file_routes_declare_their_media_types_and_ranges(client):

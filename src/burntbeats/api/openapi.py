@@ -101,8 +101,15 @@ _BODY_METHODS = ("post", "put", "patch")
 _UNSAFE_METHODS = ("post", "put", "patch", "delete")
 
 
+# Operations that never open a database session (every other /api/ route may answer 503: api/database.py).
+WITHOUT_DATABASE = frozenset({"GET /api/models"})
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
+
+
 def _declared_statuses(key: str, method: str, operation: dict[str, Any]) -> set[int]:
     statuses = set(OPERATION_ERRORS.get(key, ()))
+    if key.split(" ", 1)[1].startswith("/api/") and key not in WITHOUT_DATABASE:
+        statuses.add(503)  # api/database.py: the database is busy or unreachable
     if key in FILE_RESPONSES:
         statuses.add(416)  # a Range outside the file
     statuses.add(400)  # api/security.py: a Host header not in ALLOWED_HOSTS
@@ -150,10 +157,12 @@ def declare_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 own = responses.get(str(status), {}).get("description")
                 if own in (None, "Validation Error", HTTPStatus(status).phrase):  # FastAPI's placeholders
                     name = _response_name(status)
-                    shared[name] = {"description": ERROR_DESCRIPTIONS[status], "content": error_content}
+                    shared[name] = {"description": ERROR_DESCRIPTIONS[status], "content": error_content,
+                                    **({"headers": RETRY_AFTER} if status == 503 else {})}
                     responses[str(status)] = {"$ref": f"#/components/responses/{name}"}
                 else:
-                    responses[str(status)] = {**responses[str(status)], "content": error_content}
+                    responses[str(status)] = {**responses[str(status)], "content": error_content,
+                                              **({"headers": RETRY_AFTER} if status == 503 else {})}
             operation["responses"] = dict(sorted(responses.items()))
     components["responses"] = dict(sorted(shared.items(), key=lambda kv: kv[0]))
     return schema

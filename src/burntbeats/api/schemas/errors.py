@@ -34,6 +34,6 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     416: "The Range header asks for bytes outside the file.",
     422: "A parameter or body field is invalid; `detail` names it.",
     429: "Too many jobs are waiting; try again later.",
-    503: "The server is busy (the queue is full; see Retry-After) or its database is unavailable.",
+    503: "The server is busy (the queue is full, or the database is busy or unreachable); retry after Retry-After.",
     507: "The server's disk is full.",
 }
