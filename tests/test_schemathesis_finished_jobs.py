@@ -14,6 +14,7 @@ import time
 import pytest
 import schemathesis
 import soundfile as sf
+from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
@@ -186,3 +187,49 @@ def test_expand_is_accepted_as_documented(api, jobs):
                         body={"quality": "fast"}, media_type="multipart/form-data").json()
     four = api.wait("GET /api/stems/status/{job_id}", expanded["job_id"], expanded["job_token"])
     assert len(four["stems"]) == 4
+
+
+# Fuzzing with a real job: the path names a finished job of the right kind and the token is its own, so the
+# generated query strings, file names, Range headers, versions and bodies reach the handlers instead of stopping
+# at 403 / 404. Left out: POST /api/stems/expand (each accepted example would queue a 4-stem separation; the
+# explicit test above covers it), and the routes that name their jobs in the body (server-export, merge, the MIDI
+# convert / batch / export), whose generated bodies cannot hold a real id and token: the explicit tests cover them.
+FUZZ_WITH_JOB = {
+    "GET /api/jobs/{job_id}": ("stems", "job_id"),
+    "POST /api/jobs/{job_id}/cancel": ("stems", "job_id"),
+    "GET /api/stems/status/{job_id}": ("stems", "job_id"),
+    "GET /api/stems/file/{job_id}/{filename}": ("stems", "job_id"),
+    "GET /api/stems/original/{job_id}": ("stems", "job_id"),
+    "GET /api/stems/server-export/{job_id}": ("export", "job_id"),
+    "GET /api/stems/export-file/{job_id}/{filename}": ("export", "job_id"),
+    "GET /api/speech/status/{job_id}": ("speech", "job_id"),
+    "GET /api/speech/file/{job_id}/{filename}": ("speech", "job_id"),
+    "GET /api/speech/original/{job_id}": ("speech", "job_id"),
+    "GET /api/midi/status/{job_id}": ("midi", "job_id"),
+    "GET /api/midi/file/{job_id}/{filename}": ("midi", "job_id"),
+    "GET /api/midi/notes/{job_id}": ("midi", "job_id"),
+    "PUT /api/midi/notes/{job_id}": ("midi", "job_id"),
+    "GET /api/midi/notes/{job_id}/versions": ("midi", "job_id"),
+    "POST /api/midi/notes/{job_id}/undo": ("midi", "job_id"),
+    "POST /api/midi/notes/{job_id}/restore/{version}": ("midi", "job_id"),
+    "GET /api/midi/batch/{batch_id}": ("batch", "batch_id"),
+    "GET /api/midi/export/status/{export_id}": ("zip", "export_id"),
+    "GET /api/midi/export/file/{export_id}/{filename}": ("zip", "export_id"),
+}
+
+
+@pytest.mark.parametrize("label", sorted(FUZZ_WITH_JOB))
+def test_fuzzed_requests_on_a_real_job(api, jobs, label):
+    kind, key = FUZZ_WITH_JOB[label]
+    job_id, token = jobs[kind]
+    operation = api.schema.find_operation_by_label(label)
+
+    @settings(max_examples=20, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    @given(case=operation.as_strategy())
+    def run(case):
+        case.path_parameters = {**(case.path_parameters or {}), key: job_id}
+        case.headers = {**(case.headers or {}), "X-Job-Token": token}  # wins over a generated ?token=
+        case.call_and_validate(checks=CHECKS)
+
+    run()

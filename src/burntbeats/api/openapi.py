@@ -84,7 +84,8 @@ def _declare_file_responses(key: str, responses: dict[str, Any]) -> None:
     described = responses.get("200", {}).get("description")
     responses["200"] = {"description": described if described not in (None, "Successful Response") else "The file",
                         "content": content}
-    responses["206"] = {"description": "The requested byte range (Range header)", "content": content}
+    several = {"multipart/byteranges": {"schema": _FILE_SCHEMA}}  # a Range of several parts
+    responses["206"] = {"description": "The requested byte range(s) (Range header)", "content": {**content, **several}}
 
 
 _RANGE_HEADER = {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"},

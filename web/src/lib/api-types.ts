@@ -2208,7 +2208,7 @@ export interface operations {
                     "audio/mpeg": string;
                 };
             };
-            /** @description The requested byte range (Range header) */
+            /** @description The requested byte range(s) (Range header) */
             206: {
                 headers: {
                     [name: string]: unknown;
@@ -2217,6 +2217,7 @@ export interface operations {
                     "audio/wav": string;
                     "audio/flac": string;
                     "audio/mpeg": string;
+                    "multipart/byteranges": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2257,13 +2258,14 @@ export interface operations {
                     "application/octet-stream": string;
                 };
             };
-            /** @description The requested byte range (Range header) */
+            /** @description The requested byte range(s) (Range header) */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/octet-stream": string;
+                    "multipart/byteranges": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -2675,7 +2677,7 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
-            /** @description The requested byte range (Range header) */
+            /** @description The requested byte range(s) (Range header) */
             206: {
                 headers: {
                     [name: string]: unknown;
@@ -2683,6 +2685,7 @@ export interface operations {
                 content: {
                     "audio/midi": string;
                     "application/json": Record<string, never>;
+                    "multipart/byteranges": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3399,13 +3402,14 @@ export interface operations {
                     "application/zip": string;
                 };
             };
-            /** @description The requested byte range (Range header) */
+            /** @description The requested byte range(s) (Range header) */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/zip": string;
+                    "multipart/byteranges": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3523,7 +3527,7 @@ export interface operations {
                     "audio/mpeg": string;
                 };
             };
-            /** @description The requested byte range (Range header) */
+            /** @description The requested byte range(s) (Range header) */
             206: {
                 headers: {
                     [name: string]: unknown;
@@ -3532,6 +3536,7 @@ export interface operations {
                     "audio/wav": string;
                     "audio/flac": string;
                     "audio/mpeg": string;
+                    "multipart/byteranges": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3572,13 +3577,14 @@ export interface operations {
                     "application/octet-stream": string;
                 };
             };
-            /** @description The requested byte range (Range header) */
+            /** @description The requested byte range(s) (Range header) */
             206: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/octet-stream": string;
+                    "multipart/byteranges": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3685,7 +3691,7 @@ export interface operations {
                     "audio/mpeg": string;
                 };
             };
-            /** @description The requested byte range (Range header) */
+            /** @description The requested byte range(s) (Range header) */
             206: {
                 headers: {
                     [name: string]: unknown;
@@ -3693,6 +3699,7 @@ export interface operations {
                 content: {
                     "audio/wav": string;
                     "audio/mpeg": string;
+                    "multipart/byteranges": string;
                 };
             };
             400: components["responses"]["BadRequest"];
