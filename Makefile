@@ -65,6 +65,7 @@ bench: bench-deps
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/transcribe.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist

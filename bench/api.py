@@ -9,8 +9,8 @@ unless DATABASE_URL is set), creates one small finished stems job, then drives `
 `GET /api/stems/status/{id}` side by side at 1, 16, 64 and 256 concurrent clients (each client a
 coroutine on one keep-alive connection, sending its next request when the last one is answered; asyncio
 streams with h11, or `--client httpx` for one shared httpx.AsyncClient). It
-does that twice: idle, then while two separations run (fast-quality splits of a longer song,
-resubmitted as they finish so that two are always running). For each step it prints the requests
+does that twice: idle, then while two separations run (fast-quality splits of a 15-minute FLAC song,
+long enough to outlast the phase; one is submitted again if it ends first). For each step it prints the requests
 per second, the p50 / p99 latency and the errors (time-outs, refused connections, any status but
 200), then checks the targets (docs/performance.md):
 
@@ -66,17 +66,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def song_wav(seconds: float, seed: int = 0) -> bytes:
-    """A stereo test song (a few tones and noise bursts): separation work, not silence."""
+def _song_block(seconds: float, seed: int) -> np.ndarray:
+    """A stereo test song (a few tones and noise bursts): separation work, not silence. (n, 2) float32."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * SR)) / SR
     voice = 0.3 * np.sin(2 * np.pi * 220 * t * (1 + 0.01 * np.sin(2 * np.pi * 0.5 * t)))
     bass = 0.3 * np.sin(2 * np.pi * 55 * t)
     hats = 0.1 * rng.standard_normal(t.size) * (np.mod(t, 0.25) < 0.02)
-    left, right = voice + bass + hats, 0.8 * voice + bass + hats
+    return np.stack([voice + bass + hats, 0.8 * voice + bass + hats], axis=1).astype(np.float32)
+
+
+def song_wav(seconds: float, seed: int = 0) -> bytes:
     buf = io.BytesIO()
-    sf.write(buf, np.stack([left, right], axis=1).astype(np.float32), SR, format="WAV", subtype="PCM_16")
+    sf.write(buf, _song_block(seconds, seed), SR, format="WAV", subtype="PCM_16")
     return buf.getvalue()
+
+
+def song_flac(path: Path, seconds: float, seed: int = 0) -> Path:
+    """A long song as FLAC, written 30 s at a time (a 15-minute song is never all in memory)."""
+    block = _song_block(30.0, seed)
+    with sf.SoundFile(path, "w", SR, 2, format="FLAC", subtype="PCM_16") as out:
+        left = int(seconds * SR)
+        while left > 0:
+            out.write(block[:left])
+            left -= len(block)
+    return path
 
 
 def start_server(data_dir: Path, port: int) -> subprocess.Popen:
@@ -97,9 +111,13 @@ def start_server(data_dir: Path, port: int) -> subprocess.Popen:
     raise SystemExit("the server did not answer /health within 60 s")
 
 
-async def submit_split(client: httpx.AsyncClient, wav: bytes) -> tuple[str, str]:
-    files = {"file": ("song.wav", wav, "audio/wav")}
-    resp = await client.post("/api/stems/split", files=files, data={"stems": "2", "quality": "fast"}, timeout=60)
+async def submit_split(client: httpx.AsyncClient, audio: bytes | Path) -> tuple[str, str]:
+    if isinstance(audio, Path):
+        content, name = audio.read_bytes(), audio.name
+    else:
+        content, name = audio, "song.wav"
+    files = {"file": (name, content)}
+    resp = await client.post("/api/stems/split", files=files, data={"stems": "2", "quality": "fast"}, timeout=120)
     resp.raise_for_status()
     body = resp.json()
     return body["job_id"], body["job_token"]
@@ -121,25 +139,32 @@ async def wait_done(client: httpx.AsyncClient, job_id: str, token: str, timeout:
     raise SystemExit(f"job {job_id} did not finish in {timeout} s")
 
 
-async def keep_separating(base_url: str, wav: bytes, stop: asyncio.Event, started: asyncio.Event,
-                          count: list[int]) -> None:
-    """Keep two separations running until `stop`: resubmit each one when it finishes."""
+async def keep_separating(base_url: str, song: Path, stop: asyncio.Event, started: asyncio.Event,
+                          count: dict[str, int]) -> None:
+    """Two separations of `song` running until `stop` (one is submitted again only if it ends first).
+    `started` is set when both run; `count` tallies submissions and finished jobs."""
+    running: set[int] = set()
     async with httpx.AsyncClient(base_url=base_url) as client:
 
-        async def lane() -> None:
+        async def lane(i: int) -> None:
             while not stop.is_set():
-                job_id, token = await submit_split(client, wav)
+                job_id, token = await submit_split(client, song)
+                count["submitted"] += 1
                 while True:
                     body = await job_status(client, job_id, token)
                     if body["status"] == "running":
-                        started.set()
-                    if body["status"] in ("succeeded", "failed", "cancelled") or stop.is_set():
+                        running.add(i)
+                        if len(running) == 2:
+                            started.set()
+                    if body["status"] in ("succeeded", "failed", "cancelled"):
+                        count[body["status"]] = count.get(body["status"], 0) + 1
                         break
-                    await asyncio.sleep(0.5)
-                if body["status"] == "succeeded":
-                    count[0] += 1
+                    if stop.is_set():
+                        await client.post(f"/api/jobs/{job_id}/cancel", headers={"X-Job-Token": token})
+                        break
+                    await asyncio.sleep(1.0)
 
-        await asyncio.gather(lane(), lane())
+        await asyncio.gather(lane(0), lane(1))
 
 
 class H11Connection:
@@ -299,15 +324,23 @@ async def main_async(args: argparse.Namespace) -> int:
             if not args.skip_idle:
                 steps += await run_phase("idle", base_url, status_path, headers, levels, args.duration, args.client)
             if not args.skip_separating:
-                stop, started, finished = asyncio.Event(), asyncio.Event(), [0]
-                worker = asyncio.create_task(
-                    keep_separating(base_url, song_wav(args.song_s, seed=1), stop, started, finished))
-                await asyncio.wait_for(started.wait(), timeout=120)
-                steps += await run_phase("separating", base_url, status_path, headers, levels, args.duration,
-                                        args.client)
+                stop, started, count = asyncio.Event(), asyncio.Event(), {"submitted": 0}
+                song = song_flac(Path(tmp) / "long-song.flac", args.song_s, seed=1)
+                worker = asyncio.create_task(keep_separating(base_url, song, stop, started, count))
+                try:
+                    await asyncio.wait_for(asyncio.shield(started.wait()), timeout=120)
+                except TimeoutError:
+                    print("separating: the two separations did not start within 120 s (is the server answering?)")
+                else:
+                    steps += await run_phase("separating", base_url, status_path, headers, levels, args.duration,
+                                            args.client)
                 stop.set()
-                await worker
-                print(f"separations finished during the run: {finished[0]}")
+                try:
+                    await asyncio.wait_for(worker, timeout=60)
+                except (TimeoutError, httpx.HTTPError) as exc:
+                    worker.cancel()
+                    count["error"] = type(exc).__name__
+                print(f"separations ({args.song_s:g} s songs, fast, 2 stems): {count}")
         finally:
             server.terminate()
             try:
@@ -329,7 +362,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per step (default 20)")
     parser.add_argument("--levels", type=int, nargs="+", default=list(LEVELS), help="concurrent clients per step")
-    parser.add_argument("--song-s", type=float, default=120.0, help="length of the song being separated (s)")
+    parser.add_argument("--song-s", type=float, default=900.0,
+                        help="length of the songs separated in the second phase (s; long enough to outlast it)")
     parser.add_argument("--skip-idle", action="store_true", help="only the 'while separating' phase")
     parser.add_argument("--skip-separating", action="store_true", help="only the idle phase")
     parser.add_argument("--client", choices=("h11", "httpx"), default="h11",
