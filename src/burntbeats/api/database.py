@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
+from starlette.datastructures import State
 
 from burntbeats import db
 from burntbeats.settings import Settings
@@ -72,11 +73,31 @@ async def request_session(request: Request) -> AsyncIterator[Session]:
         try:
             yield session
         except BaseException:
-            await anyio.to_thread.run_sync(_finish, session, False, limiter=app_state.db_teardown_limiter)
+            await _end(app_state, session, commit=False)
             raise
-        await anyio.to_thread.run_sync(_finish, session, True, limiter=app_state.db_teardown_limiter)
+        await _end(app_state, session, commit=True)
     finally:
         slots.release()
+
+
+async def _end(app_state: State, session: Session, commit: bool) -> None:
+    if commit and _nothing_to_end(session):
+        _finish(session, commit)  # no I/O and no lock to wait for: not worth a trip to a thread
+    else:
+        await anyio.to_thread.run_sync(_finish, session, commit, limiter=app_state.db_teardown_limiter)
+
+
+def _nothing_to_end(session: Session) -> bool:
+    """A SQLite session whose connection holds no open transaction (the driver opens none for reads):
+    commit and close only hand the connection back to the pool, in this process. PostgreSQL's rollback
+    goes over a socket, and a SQLite write's commit may wait for a lock or checkpoint: both in a thread."""
+    if session.new or session.dirty or session.deleted:
+        return False
+    if session.get_transaction() is None:
+        return True  # never used: no connection was checked out
+    if session.get_bind().dialect.name != "sqlite" or not session.get_transaction().is_active:
+        return False
+    return not session.connection().connection.dbapi_connection.in_transaction
 
 
 def _finish(session: Session, commit: bool) -> None:

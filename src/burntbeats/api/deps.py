@@ -63,11 +63,12 @@ def job_access(kind: str | None = None) -> Callable[..., Job]:
 
     def dependency(
         job_id: str,
+        request: Request,
         token: str | None = Depends(provided_token),
-        state: AppState = Depends(app_state),
         session: Session = Depends(db_session),
     ) -> Job:
-        return access.find_job(session, state.secret, job_id, token, kind)
+        # The secret straight from the app state: one dependency fewer to solve on every job request.
+        return access.find_job(session, request.app.state.burntbeats.secret, job_id, token, kind)
 
     return dependency
 
