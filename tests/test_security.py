@@ -260,7 +260,8 @@ def test_jobs_write_nothing_to_home_or_the_system_temp_dir(tmp_path):
     assert sorted(p.relative_to(home).as_posix() for p in home.rglob("*")) == []
     assert sorted(p.relative_to(system_tmp).as_posix() for p in system_tmp.rglob("*")) == []
     assert (data / "cache").is_dir() and (data / "tmp").is_dir()
-    assert any((data / "cache").rglob("*onnxruntime*")), "onnxruntime's cache went somewhere else"
+    # Whether onnxruntime writes its device-id file at all differs between installs (seen: written in one
+    # venv, not in a fresh clone's), so only "nothing in HOME or the system temp dir" is asserted above.
 
 
 def test_operator_cache_settings_are_kept_and_restored(tmp_path, monkeypatch):

@@ -88,6 +88,9 @@ def test_ten_minute_file_in_flat_memory(tmp_path):
 
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc to measure peak RSS")
 def test_deepfilternet_memory_does_not_grow_with_length(tmp_path):
-    short, long = _run(tmp_path, 1, "balanced"), _run(tmp_path, MINUTES, "balanced")
+    # Peak RSS of one run varies by +-10 MB with thread timing (seen: 83-106 MB for the same 1-minute job),
+    # so each length keeps the lower of two runs; holding the recording would add > 100 MB either way.
+    short = min((_run(tmp_path / f"short{i}", 1, "balanced") for i in range(2)), key=lambda s: s["growth_mb"])
+    long = min((_run(tmp_path / f"long{i}", MINUTES, "balanced") for i in range(2)), key=lambda s: s["growth_mb"])
     assert long["growth_mb"] - short["growth_mb"] < MAX_LENGTH_GROWTH_MB, (short, long)
     assert long["growth_mb"] < 2 * 100, long  # two lanes' fixed working sets, nothing like the recording
