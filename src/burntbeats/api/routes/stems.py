@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from burntbeats.api.common import (
@@ -17,7 +19,7 @@ from burntbeats.api.common import (
     status_payload,
     uploaded_audio,
 )
-from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, job_access, job_token
+from burntbeats.api.deps import SessionDep, StateDep, TokenDep, UserIdDep, job_access, job_token, read_job
 from burntbeats.api.schemas.common import JobAcceptedPublic, StemsStatusPublic
 from burntbeats.api.schemas.requests import StemsExpandForm, StemsSplitForm
 from burntbeats.api.urls import file_url, path_for
@@ -54,11 +56,17 @@ async def split(
 
 @router.get("/status/{job_id}", name="stems.status", response_model=StemsStatusPublic,
             response_model_exclude_unset=True, summary="Job status; stem URLs when done")
-def status(request: Request, job: StemsJob, state: StateDep, session: SessionDep) -> dict:
+async def status(request: Request, job_id: str, token: TokenDep) -> dict:
+    # What job_access(JobFamily.STEMS) checks, with the payload built in the same worker-thread call, and
+    # async so that FastAPI validates the answer on the event loop: the most polled route (docs/performance.md).
+    return await read_job(request, job_id, token, JobFamily.STEMS, partial(stems_status, request))
+
+
+def stems_status(request: Request, session: Session, job: Job) -> dict:
     payload = status_payload(session, job)
     payload["stems"] = []
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
-        tok = job_token(state, job.id)
+        tok = job_token(request.app.state.burntbeats, job.id)
 
         def url(name: str, ext: str) -> str:
             return file_url(request, "stems.file", tok, job_id=job.id, filename=f"{name}.{ext}")
