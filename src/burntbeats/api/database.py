@@ -82,7 +82,7 @@ async def request_session(request: Request) -> AsyncIterator[Session]:
 
 async def _end(app_state: State, session: Session, commit: bool) -> None:
     if commit and _nothing_to_end(session):
-        _finish(session, commit)  # no I/O and no lock to wait for: not worth a trip to a thread
+        session.close()  # nothing to commit, no I/O, no lock to wait for: not worth a trip to a thread
     else:
         await anyio.to_thread.run_sync(_finish, session, commit, limiter=app_state.db_teardown_limiter)
 

@@ -18,8 +18,9 @@ from burntbeats.models import LOCAL_USER_ID, Job
 from burntbeats.settings import Settings
 from burntbeats.storage import Storage
 
-__all__ = ["JOB_TOKEN_PURPOSE", "AppState", "SessionDep", "StateDep", "TokenDep", "UserIdDep", "app_state",
-           "current_user_id", "db_session", "job_access", "job_token", "provided_token", "read_job"]
+__all__ = ["JOB_TOKEN_PURPOSE", "TOKEN_HEADER_HELP", "TOKEN_QUERY_HELP", "AppState", "SessionDep", "StateDep",
+           "TokenDep", "UserIdDep", "app_state", "current_user_id", "db_session", "job_access", "job_token",
+           "provided_token", "read_job"]
 
 T = TypeVar("T")
 
@@ -53,9 +54,13 @@ def job_token(state: AppState, job_id: str) -> str:
     return access.job_token(state.secret, job_id)
 
 
+TOKEN_HEADER_HELP = "The job_token returned when the job was created."
+TOKEN_QUERY_HELP = "Alternative to the X-Job-Token header (for <audio src>)."
+
+
 async def provided_token(
-    x_job_token: str | None = Header(default=None, description="The job_token returned when the job was created."),
-    token: str | None = Query(default=None, description="Alternative to the X-Job-Token header (for <audio src>)."),
+    x_job_token: str | None = Header(default=None, description=TOKEN_HEADER_HELP),
+    token: str | None = Query(default=None, description=TOKEN_QUERY_HELP),
 ) -> str | None:
     return x_job_token or token
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -19,7 +19,16 @@ from burntbeats.api.common import (
     status_payload,
     uploaded_audio,
 )
-from burntbeats.api.deps import SessionDep, StateDep, TokenDep, UserIdDep, job_access, job_token, read_job
+from burntbeats.api.deps import (
+    TOKEN_HEADER_HELP,
+    TOKEN_QUERY_HELP,
+    SessionDep,
+    StateDep,
+    UserIdDep,
+    job_access,
+    job_token,
+    read_job,
+)
 from burntbeats.api.schemas.common import JobAcceptedPublic, StemsStatusPublic
 from burntbeats.api.schemas.requests import StemsExpandForm, StemsSplitForm
 from burntbeats.api.urls import file_url, path_for
@@ -56,10 +65,16 @@ async def split(
 
 @router.get("/status/{job_id}", name="stems.status", response_model=StemsStatusPublic,
             response_model_exclude_unset=True, summary="Job status; stem URLs when done")
-async def status(request: Request, job_id: str, token: TokenDep) -> dict:
-    # What job_access(JobFamily.STEMS) checks, with the payload built in the same worker-thread call, and
-    # async so that FastAPI validates the answer on the event loop: the most polled route (docs/performance.md).
-    return await read_job(request, job_id, token, JobFamily.STEMS, partial(stems_status, request))
+async def status(
+    request: Request,
+    job_id: str,
+    x_job_token: Annotated[str | None, Header(description=TOKEN_HEADER_HELP)] = None,
+    token: Annotated[str | None, Query(description=TOKEN_QUERY_HELP)] = None,
+) -> dict:
+    # What job_access(JobFamily.STEMS) checks, with the payload built in the same worker-thread call, async
+    # so that FastAPI validates the answer on the event loop, and the token parameters declared here (a
+    # sub-dependency is one more solve): the most polled route (docs/performance.md).
+    return await read_job(request, job_id, x_job_token or token, JobFamily.STEMS, partial(stems_status, request))
 
 
 def stems_status(request: Request, session: Session, job: Job) -> dict:
