@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -15,9 +17,10 @@ from conftest import make_settings, wait_for
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture
-def pg_url():
-    schema = f"bb_test_{uuid.uuid4().hex[:10]}"
+@contextmanager
+def fresh_schema(prefix: str = "bb_test") -> Iterator[str]:
+    """A SQLAlchemy URL on a new, empty PostgreSQL schema, dropped afterwards."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
@@ -25,6 +28,12 @@ def pg_url():
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def pg_url():
+    with fresh_schema() as url:
+        yield url
 
 
 def test_stems_flow_on_postgres(tmp_path, pg_url):

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -111,18 +110,10 @@ def database_url(request):
     if request.param == "sqlite":
         yield None
         return
-    import psycopg
+    from test_postgres import fresh_schema
 
-    from test_postgres import PG_DSN
-
-    schema = f"bb_faults_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with fresh_schema("bb_faults") as url:
+        yield url
 
 
 @pytest.fixture
