@@ -167,6 +167,45 @@ def test_edit_notes_round_trip_versions_and_undo(client, converted):
     client.post(f"/api/midi/notes/{job_id}/restore/1", headers=h)  # leave the original for later tests
 
 
+class _KeyedOnly:
+    """The app's storage with its local-folder methods taken away, as an object store would have it."""
+
+    def __init__(self, inner):
+        self._inner = inner
+
+    def __getattr__(self, name):
+        if name in ("job_dir", "fetch", "stage", "publish"):
+            raise AssertionError(f"the notes routes used storage.{name}, a local path")
+        return getattr(self._inner, name)
+
+
+def test_note_edits_go_through_the_storage_interface_only(client, converted):
+    """PUT / undo / restore / versions read and rewrite the job's files by (job_id, name) under the storage's
+    lock, never through a local folder, so an object store can hold a MIDI job."""
+    job_id, token, status = converted
+    h = {"X-Job-Token": token}
+    state = client.app.state.burntbeats
+    real = state.storage
+    state.storage = _KeyedOnly(real)
+    try:
+        before = client.get(f"/api/midi/notes/{job_id}", headers=h).json()
+        edited = [dict(n) for n in before["notes"][:2]]
+        saved = client.put(f"/api/midi/notes/{job_id}", headers=h,
+                           json={"notes": edited, "base_version": before["notes_version"]})
+        assert saved.status_code == 200, saved.text
+        assert saved.json()["note_count"] == 2
+        assert client.post(f"/api/midi/notes/{job_id}/undo", headers=h).json()["notes_version"] == \
+            before["notes_version"]
+        versions = client.get(f"/api/midi/notes/{job_id}/versions", headers=h).json()["versions"]
+        assert saved.json()["notes_version"] in [v["version"] for v in versions]
+        restored = client.post(f"/api/midi/notes/{job_id}/restore/{before['notes_version']}", headers=h)
+        assert restored.status_code == 200 and restored.json()["note_count"] == len(before["notes"])
+    finally:
+        state.storage = real
+    assert len(read_midi_bytes(real.read(job_id, "output.mid")).all_notes()) == len(before["notes"])
+    assert not [n for n in real.list(job_id) if n.endswith(".tmp")]
+
+
 def read_midi_bytes(data: bytes):
     import tempfile
     from pathlib import Path

@@ -22,6 +22,7 @@ from burntbeats.midi.notes import (
     quantize_notes,
     validate_notes,
 )
+from burntbeats.storage.space import FolderSpace
 
 TICK_S = 0.5 / 480  # one tick at 120 bpm, 480 PPQ
 
@@ -172,7 +173,7 @@ def _meta(**settings) -> dict:
 
 
 def test_note_store_commit_undo_restore(tmp_path):
-    store = NoteStore(tmp_path, max_versions=4)
+    store = NoteStore(FolderSpace(tmp_path), max_versions=4)
     with store.locked():
         assert store.commit(MELODY, "transcription") == 1
         assert store.commit(MELODY[:2], "edit", base_version=1) == 2
@@ -190,7 +191,7 @@ def test_note_store_commit_undo_restore(tmp_path):
 
 
 def test_save_notes_metadata_reflects_the_written_file(tmp_path):
-    meta = save_notes(tmp_path, MELODY, "transcription", meta=_meta())
+    meta = save_notes(FolderSpace(tmp_path), MELODY, "transcription", meta=_meta())
     assert meta["notes_version"] == 1
     file_info = meta["midi_file_analysis"]
     raw = mido.MidiFile(str(tmp_path / "output.mid"))
@@ -206,13 +207,14 @@ def test_save_notes_metadata_reflects_the_written_file(tmp_path):
     assert json.loads((tmp_path / "metadata.json").read_text()) == meta
 
     # An edit regenerates the file; undo brings the previous file back; both keep metadata in step.
-    edited = save_notes(tmp_path, [Note(48, 0.0, 3.0, 64)], "edit", base_version=1)
+    edited = save_notes(FolderSpace(tmp_path), [Note(48, 0.0, 3.0, 64)], "edit", base_version=1)
     assert edited["notes_version"] == 2 and read_midi(tmp_path / "output.mid").all_notes()[0].pitch == 48
     assert edited["midi_file_analysis"]["note_count"] == 1 and edited["midi_file_analysis"]["duration_s"] == 3.0
-    undone = undo_notes(tmp_path)
-    assert undone["notes_version"] == 1 and read_metadata(tmp_path)["midi_file_analysis"]["note_count"] == 4
+    undone = undo_notes(FolderSpace(tmp_path))
+    assert undone["notes_version"] == 1
+    assert read_metadata(FolderSpace(tmp_path))["midi_file_analysis"]["note_count"] == 4
     _close(read_midi(tmp_path / "output.mid").all_notes(), MELODY)
-    assert restore_notes(tmp_path, 2)["notes_version"] == 3
+    assert restore_notes(FolderSpace(tmp_path), 2)["notes_version"] == 3
 
 
 # --------------------------------------------------------------------------- analysis

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 import zipfile
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ from burntbeats.midi.merge import MergeSource, merge_sources, unique_names
 from burntbeats.midi.midifile import MidiWriteError, TrackSpec, read_midi, write_midi
 from burntbeats.midi.notes import Note, NoteStore
 from burntbeats.storage import safe_filename, safe_stem_name
+from burntbeats.storage.space import FolderSpace, JobSpace
 
 OUTPUT_MIDI = "output.mid"
 METADATA = "metadata.json"
@@ -130,9 +132,9 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def read_metadata(job_dir: Path) -> dict[str, Any]:
+def read_metadata(files: JobSpace) -> dict[str, Any]:
     try:
-        return json.loads((Path(job_dir) / METADATA).read_text())
+        return json.loads(files.read(METADATA))
     except (OSError, ValueError):
         return {}
 
@@ -143,68 +145,76 @@ def _write_json(path: Path, doc: dict) -> None:
     os.replace(tmp, path)
 
 
-def _render(job_dir: Path, notes: Sequence[Note], meta: dict) -> tuple[Path, Any]:
+def _render(notes: Sequence[Note], meta: dict) -> tuple[Path, Any]:
+    """Writes the MIDI file for `notes` to a private temporary file; returns it and what reads back from it."""
     track = meta["track"]
     cs = meta["settings"]
-    tmp = Path(job_dir) / f".{OUTPUT_MIDI}.{os.getpid()}.tmp"
-    write_midi(
-        tmp,
-        [TrackSpec(name=track["name"], notes=notes, program=track["program"], is_drum=track["is_drum"],
-                   multiple_pitch_bends=bool(cs.get("multiple_pitch_bends")))],
-        tempo_bpm=float(cs.get("midi_tempo", 120.0)),
-        title=track["name"],
-    )
-    return tmp, read_midi(tmp)
+    fd, tmp_name = tempfile.mkstemp(prefix="burntbeats-", suffix=".mid")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write_midi(
+            tmp,
+            [TrackSpec(name=track["name"], notes=notes, program=track["program"], is_drum=track["is_drum"],
+                       multiple_pitch_bends=bool(cs.get("multiple_pitch_bends")))],
+            tempo_bpm=float(cs.get("midi_tempo", 120.0)),
+            title=track["name"],
+        )
+        return tmp, read_midi(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
-def _publish(job_dir: Path, tmp: Path, content, meta: dict, version: int) -> dict:
-    out = Path(job_dir) / OUTPUT_MIDI
-    os.replace(tmp, out)
+def _publish(files: JobSpace, tmp: Path, content, meta: dict, version: int) -> dict:
     notes = content.all_notes()
     meta = {
         **meta,
         "notes_version": version,
         "note_analysis": analyze_notes(notes),
-        "midi_file_analysis": analyze_midi_file(out, content),
+        "midi_file_analysis": analyze_midi_file(tmp, content),
         "updated_at": _now(),
     }
-    _write_json(Path(job_dir) / METADATA, meta)
+    files.write(OUTPUT_MIDI, tmp)
+    files.write(METADATA, json.dumps(meta, indent=2).encode())
     return meta
 
 
-def save_notes(job_dir: Path, notes: Sequence[Note], source: str, meta: dict | None = None,
+def save_notes(files: JobSpace, notes: Sequence[Note], source: str, meta: dict | None = None,
                base_version: int | None = None, max_versions: int = 100) -> dict:
-    """New version from `notes` (takes the folder's lock). Returns the new metadata."""
-    store = NoteStore(job_dir, max_versions)
+    """New version from `notes` (under the notes' lock). Returns the new metadata."""
+    store = NoteStore(files, max_versions)
     with store.locked():
-        meta = meta or read_metadata(job_dir)
-        tmp, content = _render(job_dir, notes, meta)
+        meta = meta or read_metadata(files)
+        tmp, content = _render(notes, meta)
         try:
             version = store.commit(content.all_notes(), source=source, base_version=base_version)
-        except BaseException:
+            return _publish(files, tmp, content, meta, version)
+        finally:
             tmp.unlink(missing_ok=True)
-            raise
-        return _publish(job_dir, tmp, content, meta, version)
 
 
-def undo_notes(job_dir: Path, max_versions: int = 100) -> dict:
-    store = NoteStore(job_dir, max_versions)
+def undo_notes(files: JobSpace, max_versions: int = 100) -> dict:
+    store = NoteStore(files, max_versions)
     with store.locked():
         version = store.undo()
-        return _republish(job_dir, store, version)
+        return _republish(files, store, version)
 
 
-def restore_notes(job_dir: Path, version: int, max_versions: int = 100) -> dict:
-    store = NoteStore(job_dir, max_versions)
+def restore_notes(files: JobSpace, version: int, max_versions: int = 100) -> dict:
+    store = NoteStore(files, max_versions)
     with store.locked():
         new_version = store.restore(version)
-        return _republish(job_dir, store, new_version)
+        return _republish(files, store, new_version)
 
 
-def _republish(job_dir: Path, store: NoteStore, version: int) -> dict:
-    meta = read_metadata(job_dir)
-    tmp, content = _render(job_dir, store.notes(version), meta)
-    return _publish(job_dir, tmp, content, meta, version)
+def _republish(files: JobSpace, store: NoteStore, version: int) -> dict:
+    meta = read_metadata(files)
+    tmp, content = _render(store.notes(version), meta)
+    try:
+        return _publish(files, tmp, content, meta, version)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,7 +253,7 @@ def run_transcribe(ctx: JobContext) -> dict:
         "track": asdict(track),
         "timing": {**result.timing, "decode_s": round(decode_s, 4)},
     }
-    meta = save_notes(ctx.job_dir, result.notes, "transcription", meta=meta,
+    meta = save_notes(FolderSpace(ctx.job_dir), result.notes, "transcription", meta=meta,
                       max_versions=getattr(ctx.settings, "midi_max_versions", 100))
     total = time.perf_counter() - t0
     meta["timing"].update(write_s=round(time.perf_counter() - t1, 4), total_s=round(total, 4),

@@ -5,25 +5,24 @@ A note is `{"pitch": 60, "start_s": 1.0, "end_s": 1.5, "velocity": 90, "pitch_be
 note keeps its bend when it is moved), each value holding until the next point; the range is the
 General MIDI default of +/-2 semitones.
 
-Each edit is stored as a new immutable version under `notes/` in the job folder; `HEAD` names the
-current one and every version remembers its parent, so an edit can be undone (or any version restored).
+Each edit is stored as a new immutable version under `notes/` in the job's files (a
+:class:`~burntbeats.storage.space.JobSpace`); `notes/HEAD` names the current one and every version
+remembers its parent, so an edit can be undone (or any version restored).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import math
-import os
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from burntbeats.errors import Conflict, InvalidRequest, NotFound
+from burntbeats.storage.space import JobSpace
 
 BEND_RANGE_SEMITONES = 2.0
 MAX_BENDS_PER_NOTE = 2000
@@ -254,7 +253,8 @@ class UnknownVersion(NotFound):
     pass
 
 
-_VERSION_FILE = re.compile(r"^v(\d{4,})\.json$")
+_VERSION_FILE = re.compile(r"^notes/v(\d{4,})\.json$")
+_HEAD = "notes/HEAD"
 
 
 def _now() -> str:
@@ -262,29 +262,30 @@ def _now() -> str:
 
 
 class NoteStore:
-    """`notes/vNNNN.json` (immutable) + `notes/HEAD`. Use `with store.locked():` around changes."""
+    """`notes/vNNNN.json` (immutable) + `notes/HEAD` in a job's files. Use `with store.locked():` around changes."""
 
-    def __init__(self, job_dir: Path, max_versions: int = 100) -> None:
-        self.dir = Path(job_dir) / "notes"
+    def __init__(self, files: JobSpace, max_versions: int = 100) -> None:
+        self.files = files
         self.max_versions = max(2, max_versions)
 
     # -- reading ---------------------------------------------------------
     def exists(self) -> bool:
-        return (self.dir / "HEAD").exists()
+        return self.files.exists(_HEAD)
 
     def head(self) -> int:
         try:
-            return int((self.dir / "HEAD").read_text().strip())
+            return int(self.files.read(_HEAD).decode().strip())
         except (OSError, ValueError):
             raise UnknownVersion("This job has no note data.") from None
 
-    def _path(self, version: int) -> Path:
-        return self.dir / f"v{version:04d}.json"
+    @staticmethod
+    def _name(version: int) -> str:
+        return f"notes/v{version:04d}.json"
 
     def read(self, version: int | None = None) -> dict[str, Any]:
         version = self.head() if version is None else version
         try:
-            return json.loads(self._path(version).read_text())
+            return json.loads(self.files.read(self._name(version)))
         except (OSError, ValueError):
             raise UnknownVersion(f"There is no version {version} of these notes.") from None
 
@@ -292,9 +293,7 @@ class NoteStore:
         return [Note.from_dict(d) for d in self.read(version)["notes"]]
 
     def version_numbers(self) -> list[int]:
-        if not self.dir.exists():
-            return []
-        return sorted(int(m.group(1)) for p in self.dir.iterdir() if (m := _VERSION_FILE.match(p.name)))
+        return sorted(int(m.group(1)) for name in self.files.list("notes/") if (m := _VERSION_FILE.match(name)))
 
     def versions(self) -> list[dict[str, Any]]:
         head = self.head() if self.exists() else None
@@ -315,15 +314,8 @@ class NoteStore:
         return out
 
     # -- changing (call under `locked()`) --------------------------------
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+    def locked(self) -> AbstractContextManager[None]:
+        return self.files.locked("notes")
 
     def commit(self, notes: Sequence[Note], source: str, base_version: int | None = None) -> int:
         """Store `notes` as a new version (child of HEAD) and make it HEAD; returns its number."""
@@ -337,7 +329,7 @@ class NoteStore:
         version = (numbers[-1] if numbers else 0) + 1
         doc = {"version": version, "parent": parent, "source": source, "created_at": _now(),
                "notes": notes_to_dicts(notes)}
-        _atomic_write(self._path(version), json.dumps(doc, separators=(",", ":")))
+        self.files.write(self._name(version), json.dumps(doc, separators=(",", ":")).encode())
         self._set_head(version)
         self._prune()
         return version
@@ -346,7 +338,7 @@ class NoteStore:
         """HEAD moves to its parent version (nothing is deleted); returns the new HEAD."""
         doc = self.read()
         parent = doc.get("parent")
-        if parent is None or not self._path(parent).exists():
+        if parent is None or not self.files.exists(self._name(parent)):
             raise NothingToUndo("There is no earlier version to go back to.")
         self._set_head(parent)
         return parent
@@ -357,7 +349,7 @@ class NoteStore:
         return self.commit([Note.from_dict(d) for d in doc["notes"]], source=f"restore of v{version}")
 
     def _set_head(self, version: int) -> None:
-        _atomic_write(self.dir / "HEAD", str(version))
+        self.files.write(_HEAD, str(version).encode())
 
     def _prune(self) -> None:
         numbers = self.version_numbers()
@@ -368,11 +360,5 @@ class NoteStore:
             if excess <= 0:
                 break
             if v != head and v not in keep_first:
-                self._path(v).unlink(missing_ok=True)
+                self.files.delete(self._name(v))
                 excess -= 1
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

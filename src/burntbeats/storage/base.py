@@ -4,6 +4,7 @@ store later). Names are relative keys such as `input` or `stems/vocals.wav`."""
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -60,6 +61,10 @@ class Storage(Protocol):
 
     def delete(self, job_id: str, name: str | None = None) -> None:
         """Remove one file, or the whole job's space when `name` is None. Missing is not an error."""
+
+    def lock(self, job_id: str, name: str) -> AbstractContextManager[None]:
+        """An exclusive lock on `name` for a read-modify-write of the job's files (edits of the MIDI notes):
+        held across processes (local disk: flock; an object store: a lock in Redis or the database)."""
 
     def link(self, source_job: str, source_name: str, job_id: str, name: str) -> None:
         """Give `job_id` its own copy (or hard link) of another job's file (FileNotFoundError if absent)."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -16,6 +19,7 @@ from burntbeats.storage.base import check_job_id, check_name
 
 COPY_CHUNK = 1024 * 1024
 STAGING_PREFIX = ".attempt-"
+LOCKS_DIR = ".locks"  # hidden: never listed, never published
 _NOT_PUBLISHED = {"work", "input"}  # scratch space; the input is the job's own, never replaced
 
 
@@ -47,6 +51,18 @@ class _FileResponse(FileResponse):
                                        status_code=416, headers={"Content-Range": f"bytes */{size}"})
                 return await refusal(scope, receive, send)
         await super().__call__(scope, receive, send)
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive flock on `path` (created if absent), released when the block ends."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class LocalStorage:
@@ -130,6 +146,9 @@ class LocalStorage:
 
     def delete_job(self, job_id: str) -> None:
         self.delete(job_id)
+
+    def lock(self, job_id: str, name: str):
+        return file_lock(self.job_dir(job_id) / LOCKS_DIR / check_name(name).replace("/", "_"))
 
     def link(self, source_job: str, source_name: str, job_id: str, name: str) -> None:
         source = self._path(source_job, source_name)

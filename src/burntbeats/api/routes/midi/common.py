@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -23,6 +22,7 @@ from burntbeats.midi.engine import ConversionSettings
 from burntbeats.midi.job import METADATA, OUTPUT_MIDI, STEMS_SUBDIR
 from burntbeats.models import Job, JobStatus
 from burntbeats.storage import safe_filename, safe_stem_name
+from burntbeats.storage.space import StoredSpace
 
 KIND = JobKind.MIDI_TRANSCRIBE
 EXPORT_KIND = JobKind.MIDI_EXPORT
@@ -120,10 +120,9 @@ def read_job_metadata(state: AppState, job_id: str) -> dict[str, Any]:
         return {}
 
 
-def notes_dir(state: AppState, job: Job) -> Path:
-    """The job's folder, where NoteStore keeps the versions under a file lock: edits are made in place,
-    like a worker's, on the machine that holds the job (the Storage interface's `job_dir`)."""
-    return state.storage.job_dir(job.id)
+def note_files(state: AppState, job: Job) -> StoredSpace:
+    """The job's files as the note store reads and rewrites them (under the storage's lock)."""
+    return StoredSpace(state.storage, job.id)
 
 
 def require_midi_output(state: AppState, job: Job) -> Job:

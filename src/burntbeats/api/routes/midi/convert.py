@@ -13,7 +13,7 @@ from burntbeats.api.routes.midi.common import (
     MIDI_MEDIA_TYPE,
     MidiJob,
     check_queue,
-    notes_dir,
+    note_files,
     read_job_metadata,
     stem_input,
     stem_params,
@@ -103,7 +103,7 @@ def status(
     payload["source"] = (job.params or {}).get("source")
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
         meta = read_job_metadata(state, job.id)
-        store = NoteStore(notes_dir(state, job))
+        store = NoteStore(note_files(state, job))
         payload["result"] = job.result
         payload.update(urls(request, state, job))
         payload["track"] = meta.get("track")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from burntbeats.api.deps import AppState, StateDep
 from burntbeats.api.json_body import BoundedJsonRoute
-from burntbeats.api.routes.midi.common import FinishedMidiJob, notes_dir, urls
+from burntbeats.api.routes.midi.common import FinishedMidiJob, note_files, urls
 from burntbeats.api.routes.midi.params import NotesEdit
 from burntbeats.api.schemas.midi import NotesSavedPublic, NotesVersionPublic, NotesVersionsPublic
 from burntbeats.midi.job import restore_notes, save_notes, undo_notes
@@ -21,7 +21,7 @@ router = APIRouter(route_class=BoundedJsonRoute)
 
 
 def notes_response(request: Request, state: AppState, job: Job, meta: dict, include_notes: bool = True) -> dict:
-    doc = NoteStore(notes_dir(state, job)).read()
+    doc = NoteStore(note_files(state, job)).read()
     out = {
         "job_id": job.id,
         "notes_version": doc["version"],
@@ -38,7 +38,7 @@ def notes_response(request: Request, state: AppState, job: Job, meta: dict, incl
 @router.get("/notes/{job_id}", name="midi.notes", response_model=NotesVersionPublic,
             response_model_exclude_unset=True, summary="The current note list (or an older version with ?version=)")
 def get_notes(job: FinishedMidiJob, state: StateDep, version: int | None = Query(None, ge=1)) -> dict:
-    store = NoteStore(notes_dir(state, job))
+    store = NoteStore(note_files(state, job))
     doc = store.read(version)
     return {"job_id": job.id, "notes_version": doc["version"], "current": doc["version"] == store.head(),
             "source": doc.get("source"), "created_at": doc.get("created_at"), "notes": doc["notes"]}
@@ -57,7 +57,7 @@ def get_notes(job: FinishedMidiJob, state: StateDep, version: int | None = Query
 )
 def put_notes(request: Request, edit: NotesEdit, job: FinishedMidiJob, state: StateDep) -> dict:
     notes = validate_notes(edit.notes, state.settings.midi_max_notes)
-    meta = save_notes(notes_dir(state, job), notes, "edit", base_version=edit.base_version,
+    meta = save_notes(note_files(state, job), notes, "edit", base_version=edit.base_version,
                       max_versions=state.settings.midi_max_versions)
     return notes_response(request, state, job, meta)
 
@@ -66,19 +66,19 @@ def put_notes(request: Request, edit: NotesEdit, job: FinishedMidiJob, state: St
              response_model_exclude_unset=True,
              summary="Undo the last edit: back to the previous version; output.mid follows")
 def undo(request: Request, job: FinishedMidiJob, state: StateDep) -> dict:
-    meta = undo_notes(notes_dir(state, job), max_versions=state.settings.midi_max_versions)
+    meta = undo_notes(note_files(state, job), max_versions=state.settings.midi_max_versions)
     return notes_response(request, state, job, meta)
 
 
 @router.get("/notes/{job_id}/versions", name="midi.notes.versions", response_model=NotesVersionsPublic,
             response_model_exclude_unset=True, summary="All stored versions of the notes (the current one is marked)")
 def versions(job: FinishedMidiJob, state: StateDep) -> dict:
-    store = NoteStore(notes_dir(state, job))
+    store = NoteStore(note_files(state, job))
     return {"job_id": job.id, "current": store.head(), "versions": store.versions()}
 
 
 @router.post("/notes/{job_id}/restore/{version}", name="midi.notes.restore", response_model=NotesSavedPublic,
              response_model_exclude_unset=True, summary="Make an older version current again (as a new version)")
 def restore(request: Request, version: int, job: FinishedMidiJob, state: StateDep) -> dict:
-    meta = restore_notes(notes_dir(state, job), version, max_versions=state.settings.midi_max_versions)
+    meta = restore_notes(note_files(state, job), version, max_versions=state.settings.midi_max_versions)
     return notes_response(request, state, job, meta)
