@@ -229,13 +229,13 @@ def _parse_overrides(items: list[str]) -> dict:
     return out
 
 
-def make_engine(name: str, overrides: dict):
+def make_engine(name: str, overrides: dict, stems: int = 2):
     """-> (engine or None for the oracle, info dict)."""
     if name in MODES:
         from burntbeats.separation.engines import select_engine
         from burntbeats.settings import Settings
 
-        engine, info = select_engine(name, Settings())
+        engine, info = select_engine(name, stems, Settings())
         if overrides:
             if not hasattr(engine, "with_settings"):
                 raise SystemExit(f"--dsp overrides given but {name} runs {engine.name!r}")
@@ -255,7 +255,7 @@ def worker(args: argparse.Namespace) -> None:
     from evalset import load_song
 
     overrides = _parse_overrides(args.dsp)
-    engine, info = make_engine(args.engine, overrides)
+    engine, info = make_engine(args.engine, overrides, args.stems)
     songs = []
     for folder in args.song:
         mix, stems, meta = load_song(Path(folder))

@@ -185,23 +185,23 @@ def test_file_driver_blocks_and_single_block_equality(tmp_path, installed):
 
 
 def test_quality_modes_route_to_models(installed, tmp_path, model_files):
-    engine, info = select_engine("balanced", installed)
+    engine, info = select_engine("balanced", 2, installed)
     assert (info.engine, info.model, info.note) == ("demucs", "htdemucs", None) and engine.name == "demucs"
-    engine, info = select_engine("best", installed)
+    engine, info = select_engine("best", 2, installed)
     assert (info.engine, info.model, info.note) == ("demucs", "htdemucs_ft", None)
-    engine, info = select_engine("fast", installed)
+    engine, info = select_engine("fast", 2, installed)
     assert info.engine == "dsp"
 
     # best without htdemucs_ft: the best installed model runs, and the result says so
     only_ht = make_settings(tmp_path, models_dir=_models_dir(tmp_path, model_files, ["htdemucs"]),
                             models_manifest=model_files["manifest"], torch_threads=1)
-    engine, info = select_engine("best", only_ht)
+    engine, info = select_engine("best", 2, only_ht)
     assert (info.engine, info.model) == ("demucs", "htdemucs")
     assert "htdemucs_ft" in info.note and "not installed" in info.note
 
     # nothing installed: the built-in engine, with the reason
     empty = make_settings(tmp_path / "empty", torch_threads=1)
-    engine, info = select_engine("balanced", empty)
+    engine, info = select_engine("balanced", 2, empty)
     assert info.engine == "dsp" and "htdemucs" in info.note and "not installed" in info.note
     assert "burntbeats models download htdemucs" in info.note
 
@@ -216,7 +216,7 @@ def test_corrupt_checkpoint_is_refused(tmp_path, model_files):
     neural.clear_cache()
     with pytest.raises(EngineUnavailable, match="checksum"):
         neural.create_engine(settings, "htdemucs")
-    engine, info = select_engine("balanced", settings)
+    engine, info = select_engine("balanced", 2, settings)
     assert info.engine == "dsp" and "checksum" in info.note
 
 

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 ROUTERS = [
     "burntbeats.api.routes.jobs",
     "burntbeats.api.routes.stems",
+    "burntbeats.api.routes.stems_modes",
     "burntbeats.api.routes.midi",
     "burntbeats.api.routes.speech",
     "burntbeats.api.routes.stems_export",

@@ -34,6 +34,7 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "GET /api/jobs/{job_id}": JOB,
     "POST /api/jobs/{job_id}/cancel": JOB | {409},
     "GET /api/models": frozenset(),
+    "GET /api/stems/modes": frozenset(),
     "POST /api/stems/split": UPLOAD | QUEUE,
     "GET /api/stems/status/{job_id}": JOB,
     "GET /api/stems/file/{job_id}/{filename}": FINISHED,

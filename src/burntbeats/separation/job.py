@@ -18,7 +18,7 @@ def run_split(ctx: JobContext) -> dict:
     if ctx.input_path is None:
         raise JobError("This job has no input audio (its files may have expired).")
 
-    engine, info = select_engine(quality, ctx.settings)
+    engine, info = select_engine(quality, stems, ctx.settings)
     work = ctx.job_dir / "work"
     work.mkdir(exist_ok=True)
     decoded = work / "decoded.wav"
@@ -49,6 +49,7 @@ def run_split(ctx: JobContext) -> dict:
         "engine": info.engine,
         "model": info.model,
         "engine_note": info.note,
+        "engine_label": info.label,  # e.g. "Balanced — Spleeter 2-stem (built in)"
         "stems": list(names),
         "quality": quality,
         "sample_rate": engine.sample_rate,

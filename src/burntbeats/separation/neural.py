@@ -1,7 +1,7 @@
 """Neural separation engine: the HT-Demucs family (htdemucs, the htdemucs_ft bag, hdemucs_mmi)
 run through the maintained `demucs` package on torch (CPU), weights from MODELS_DIR.
 
-How a job runs (see `create_engine`, registered as NEURAL_ENGINES["demucs"]):
+How a job runs (see `create_engine`, built by the routing candidate "demucs" in separation.candidates):
 
 * The core driver (`separation.apply`) cuts the file into blocks of `segment_s` seconds that
   overlap by `overlap_s` and crossfades them, so memory is flat in song length. Blocks are a
@@ -42,8 +42,7 @@ from typing import Any
 import numpy as np
 
 from burntbeats.separation import models as model_store
-from burntbeats.separation.base import ProgressFn, stem_names
-from burntbeats.separation.engines import EngineUnavailable
+from burntbeats.separation.base import EngineUnavailable, ProgressFn, stem_names
 from burntbeats.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -419,7 +418,7 @@ class DemucsSeparator:
 
 
 def create_engine(settings: Settings, model_name: str) -> DemucsSeparator:
-    """NEURAL_ENGINES["demucs"] factory: the engine for `model_name` (or an installed fallback
+    """The "demucs" candidate's builder: the engine for `model_name` (or an installed fallback
     from the manifest), or EngineUnavailable saying why not (the job then uses the built-in one)."""
     chosen, note = model_store.resolve_model(settings, model_name)  # cheap: no torch import yet
     if chosen is None:

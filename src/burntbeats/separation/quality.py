@@ -1,10 +1,11 @@
 """The one table of separation quality modes.
 
-Each mode names the engine that runs it today (`"engine"`), the neural model it will
-prefer once such weights are installed (`"neural_model"`, None for `fast`), and the
-settings of the built-in DSP engine (`"dsp"`), which is also the fallback whenever the
-neural model is missing. `dsp_settings(quality)` returns a fresh copy of those settings,
-ready for `DSPSeparator(**settings)`.
+Each mode names its engine chain (`"route"`: candidates of `separation.routing`, first
+choice first; the first one that can run here does), the neural model it prefers
+(`"neural_model"`, None for `fast`; `"neural_models"` may name another per stem count), and
+the settings of the built-in DSP engine (`"dsp"`), the last resort of every chain.
+`dsp_settings(quality)` returns a fresh copy of those settings, ready for
+`DSPSeparator(**settings)`.
 
 What the DSP knobs mean (see `separation.dsp` for the algorithm):
 
@@ -51,14 +52,16 @@ QUALITY_MODES: dict[str, dict] = {
     # Tuned on bench/quality.py's generated set (seeds 0-7; see docs/quality.md).
     # ~80x realtime on one core (CPU time): coarse hop (46 ms), one Wiener pass.
     "fast": {
-        "engine": "dsp",
+        "title": "Fast",
+        "route": ["dsp"],
         "neural_model": None,
         # balanced's settings at twice the hop; the harmonic kernel keeps ~0.23 s in frames.
         "dsp": {**_BALANCED_DSP, "hop": 2048, "harmonic_kernel": 5},
     },
     # ~35x realtime: 23 ms hop, one multichannel Wiener pass.
     "balanced": {
-        "engine": "dsp",
+        "title": "Balanced",
+        "route": ["demucs", "dsp"],
         "neural_model": "htdemucs",
         "dsp": _BALANCED_DSP,
     },
@@ -66,7 +69,8 @@ QUALITY_MODES: dict[str, dict] = {
     # medians, a sharper centre cue) was no better on the tuning songs and worse on the
     # held-out ones, so `best` differs from `balanced` only by the neural model it prefers.
     "best": {
-        "engine": "dsp",
+        "title": "Best",
+        "route": ["demucs", "dsp"],
         "neural_model": "htdemucs_ft",
         "dsp": dict(_BALANCED_DSP),
     },
@@ -75,10 +79,28 @@ QUALITY_MODES: dict[str, dict] = {
 DEFAULT_QUALITY = "balanced"
 
 
-def dsp_settings(quality: str = DEFAULT_QUALITY) -> dict:
-    """The DSP engine settings for a quality mode (a copy: callers may change it)."""
+def _mode(quality: str) -> dict:
     try:
-        mode = QUALITY_MODES[quality]
+        return QUALITY_MODES[quality]
     except KeyError:
         raise ValueError(f"unknown quality {quality!r}; expected one of {sorted(QUALITY_MODES)}") from None
-    return copy.deepcopy(mode["dsp"])
+
+
+def dsp_settings(quality: str = DEFAULT_QUALITY) -> dict:
+    """The DSP engine settings for a quality mode (a copy: callers may change it)."""
+    return copy.deepcopy(_mode(quality)["dsp"])
+
+
+def route_chain(quality: str) -> list[str]:
+    """The mode's engine candidates, first choice first (keys of separation.routing.CANDIDATES)."""
+    return list(_mode(quality)["route"])
+
+
+def mode_title(quality: str) -> str:
+    return str(_mode(quality).get("title", quality.capitalize()))
+
+
+def preferred_model(quality: str, stems: int) -> str | None:
+    """The neural model the mode asks for with this stem count (None: the mode wants none)."""
+    mode = _mode(quality)
+    return mode.get("neural_models", {}).get(stems, mode.get("neural_model"))

@@ -140,6 +140,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stems/modes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Which engine each quality mode runs now, per stem count (nothing is loaded) */
+        get: operations["stems_modes_api_stems_modes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/midi/convert": {
         parameters: {
             query?: never;
@@ -1717,6 +1734,81 @@ export interface components {
                 [key: string]: string;
             };
         };
+        /** StemLayoutPublic */
+        StemLayoutPublic: {
+            /**
+             * Stems
+             * @description The stem count a split job may ask for.
+             */
+            stems: number;
+            /**
+             * Names
+             * @description The stems such a job makes, in order.
+             */
+            names: string[];
+        };
+        /** StemModePublic */
+        StemModePublic: {
+            /**
+             * Quality
+             * @description The quality mode (the split form's `quality`).
+             */
+            quality: string;
+            /**
+             * Title
+             * @description The mode's name for people, e.g. Balanced.
+             */
+            title: string;
+            /** Stems */
+            stems: number;
+            /**
+             * Available
+             * @description False: no engine of this install makes this many stems in this mode.
+             */
+            available: boolean;
+            /**
+             * Engine
+             * @description The engine a job with these settings runs now (its result's `engine`).
+             */
+            engine: string;
+            /**
+             * Model
+             * @description Its model (the job result's `model`).
+             */
+            model: string;
+            /**
+             * Label
+             * @description For a menu, e.g. "Balanced — Spleeter 2-stem (built in)" or "Best — htdemucs_ft not installed: runs ...".
+             */
+            label: string;
+            /**
+             * Note
+             * @description Why the mode's first choice does not run (the job's `engine_note`).
+             */
+            note: string | null;
+            /**
+             * Preferred
+             * @description The mode's first choice for this stem count.
+             */
+            preferred: string;
+            /**
+             * Fallback
+             * @description True when something else than `preferred` runs.
+             */
+            fallback: boolean;
+        };
+        /** StemModesPublic */
+        StemModesPublic: {
+            /** Default Quality */
+            default_quality: string;
+            /** Layouts */
+            layouts: components["schemas"]["StemLayoutPublic"][];
+            /**
+             * Modes
+             * @description One row per quality mode and stem count.
+             */
+            modes: components["schemas"]["StemModePublic"][];
+        };
         /** StemSettings */
         StemSettings: {
             /**
@@ -2314,6 +2406,28 @@ export interface operations {
             410: components["responses"]["Gone"];
             413: components["responses"]["RequestEntityTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    stems_modes_api_stems_modes_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StemModesPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

@@ -12,25 +12,20 @@ router = APIRouter(prefix="/api/models", tags=["models"])
 MODEL_FILE_FIELDS = ("name", "url", "sha256_prefix", "present", "size_bytes")
 
 
-def _quality_rows(settings, runtime: dict) -> tuple[list[dict], dict[str, list[str]]]:
-    """What each quality mode would run now (same rules as separation.engines.select_engine,
-    without loading anything), and model name -> modes that ask for it."""
-    from burntbeats.separation.quality import QUALITY_MODES
+def _quality_rows(settings) -> tuple[list[dict], dict[str, list[str]]]:
+    """What each quality mode runs now with 2 stems (the routing table, separation.routing; nothing is
+    loaded), and model name -> modes that ask for it. GET /api/stems/modes has every stem count."""
+    from burntbeats.separation.quality import QUALITY_MODES, preferred_model
+    from burntbeats.separation.routing import plan_route
 
     rows, used = [], {}
-    for quality, mode in QUALITY_MODES.items():
-        wanted = mode.get("neural_model")
-        row = {"quality": quality, "neural_model": wanted, "engine": "dsp", "model": f"dsp-{quality}", "note": None}
+    for quality in QUALITY_MODES:
+        wanted = preferred_model(quality, 2)
         if wanted:
             used.setdefault(wanted, []).append(quality)
-            chosen, note = store.resolve_model(settings, wanted)
-            if chosen is None:
-                row["note"] = f"{note}; the built-in engine runs instead"
-            elif not runtime["available"]:
-                row["note"] = f"{runtime['reason']}; the built-in engine runs instead"
-            else:
-                row.update(engine="demucs", model=chosen, note=note)
-        rows.append(row)
+        plan = plan_route(quality, 2, settings)
+        rows.append({"quality": quality, "neural_model": wanted, "engine": plan.engine, "model": plan.model,
+                     "note": plan.note})
     return rows, used
 
 
@@ -43,7 +38,7 @@ def list_models(state: StateDep) -> dict:
         models = store.list_models(settings)
     except store.ModelError as exc:
         raise HTTPException(status_code=500, detail=f"The model manifest could not be read: {exc}") from None
-    quality, used = _quality_rows(settings, runtime)
+    quality, used = _quality_rows(settings)
     return {
         "engines": [
             {"name": "dsp", "kind": "built-in", "available": True, "reason": None, "versions": {},

@@ -1,0 +1,150 @@
+"""The routing table (separation.routing): which engine runs each (quality, stems) per install state,
+decided without loading a model, and GET /api/stems/modes, which lists it.
+
+Installed Demucs weights are stand-in files under the official names here: planning only looks at
+which files are present (loading real checkpoints, and routing to them, is in tests/test_neural.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from burntbeats.separation import base
+from burntbeats.separation import models as store
+from burntbeats.separation.engines import select_engine
+from burntbeats.separation.routing import plan_route, plan_table
+from conftest import make_settings
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def _install_stand_ins(settings, *models: str) -> None:
+    """Files under the official names of these models (bytes that do not match their checksums)."""
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    for name in models:
+        for f in store.get_spec(settings, name).files:
+            (settings.models_dir / f.name).write_bytes(b"stand-in for " + f.name.encode())
+
+
+def _table(settings) -> dict[tuple[str, int], object]:
+    return {(p.quality, p.stems): p for p in plan_table(settings)}
+
+
+def test_no_weights(tmp_path):
+    table = _table(make_settings(tmp_path))
+    assert set(table) == {(q, s) for q in ("fast", "balanced", "best") for s in (2, 4)}
+    for stems in (2, 4):
+        fast = table["fast", stems]
+        assert (fast.engine, fast.model, fast.note, fast.fallback) == ("dsp", "dsp-fast", None, False)
+        assert fast.label == "Fast — DSP engine (built in)"
+        for quality, model in (("balanced", "htdemucs"), ("best", "htdemucs_ft")):
+            plan = table[quality, stems]
+            assert (plan.engine, plan.model, plan.fallback) == ("dsp", f"dsp-{quality}", True)
+            assert plan.preferred == f"Demucs {model}"
+            assert plan.label == f"{quality.capitalize()} — {model} not installed: runs DSP engine (built in)"
+            assert f"'{model}' is not installed" in plan.note and f"burntbeats models download {model}" in plan.note
+            assert plan.note.endswith("DSP engine (built in) runs instead.")
+
+
+def test_demucs_weights_installed(tmp_path):
+    settings = make_settings(tmp_path)
+    _install_stand_ins(settings, "htdemucs", "htdemucs_ft")
+    table = _table(settings)
+    for stems in (2, 4):
+        assert (table["balanced", stems].engine, table["balanced", stems].model) == ("demucs", "htdemucs")
+        assert (table["best", stems].engine, table["best", stems].model) == ("demucs", "htdemucs_ft")
+        assert table["best", stems].label == "Best — Demucs htdemucs_ft" and table["best", stems].note is None
+        assert table["fast", stems].engine == "dsp"  # fast never runs a neural model
+
+
+def test_best_without_its_model_runs_the_best_installed_one(tmp_path):
+    settings = make_settings(tmp_path)
+    _install_stand_ins(settings, "htdemucs")
+    plan = plan_route("best", 2, settings)
+    assert (plan.engine, plan.model, plan.fallback) == ("demucs", "htdemucs", True)
+    assert plan.preferred == "Demucs htdemucs_ft"
+    assert plan.label == "Best — htdemucs_ft not installed: runs Demucs htdemucs"
+    assert "htdemucs_ft" in plan.note and "not installed" in plan.note
+
+
+def test_weights_without_the_neural_packages(tmp_path, monkeypatch):
+    settings = make_settings(tmp_path)
+    _install_stand_ins(settings, "htdemucs")
+    monkeypatch.setattr(store, "neural_runtime", lambda: {
+        "available": False, "reason": "torch is not installed; install the optional extra", "versions": {}})
+    plan = plan_route("balanced", 4, settings)
+    assert plan.engine == "dsp" and plan.note.startswith("Torch is not installed; install the optional extra")
+    assert plan.label == "Balanced — torch / demucs not installed: runs DSP engine (built in)"
+
+
+def test_a_planned_engine_that_fails_to_load_falls_back_with_the_reason(tmp_path):
+    # The stand-in file is present (so the plan says demucs) but fails its checksum at load.
+    settings = make_settings(tmp_path, torch_threads=1)
+    _install_stand_ins(settings, "htdemucs")
+    assert plan_route("balanced", 2, settings).engine == "demucs"
+    engine, info = select_engine("balanced", 2, settings)
+    assert engine.name == "dsp" and info.engine == "dsp" and info.model == "dsp-balanced"
+    assert "checksum" in info.note and info.note.endswith("DSP engine (built in) runs instead.")
+    assert info.label == "Balanced — Demucs htdemucs could not be loaded: runs DSP engine (built in)"
+
+
+def test_a_layout_no_engine_serves_is_reported_not_guessed(tmp_path, monkeypatch):
+    """The table has a stems dimension: a layout that no engine of the chain can make is a row with
+    available=False and a reason, and a job asking for it fails with that sentence."""
+    monkeypatch.setitem(base.STEM_LAYOUTS, 3, ("vocals", "drums", "guitar"))
+    settings = make_settings(tmp_path)
+    _install_stand_ins(settings, "htdemucs")
+    plan = plan_route("balanced", 3, settings)
+    assert not plan.available and plan.engine == "none"
+    assert "no guitar source" in plan.note and "makes 2 or 4 stems, not 3" in plan.note
+    assert len(plan_table(settings)) == 9
+    with pytest.raises(Exception, match="No engine of this install can make 3 stems"):
+        select_engine("balanced", 3, settings)
+    with pytest.raises(ValueError, match="stems must be one of"):
+        plan_route("balanced", 5, settings)
+    with pytest.raises(ValueError, match="unknown quality"):
+        plan_route("ultra", 2, settings)
+
+
+def test_planning_loads_no_model(tmp_path):
+    code = (
+        "import sys, json; from pathlib import Path; from burntbeats.settings import Settings;"
+        "from burntbeats.separation.routing import plan_table;"
+        f"s = Settings(_env_file=None, models_dir=Path({str(tmp_path)!r}));"
+        "rows = plan_table(s); print(json.dumps([len(rows), 'torch' in sys.modules, 'demucs' in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}).stdout
+    assert json.loads(out) == [6, False, False]
+
+
+def test_modes_endpoint(tmp_path):
+    from burntbeats.api.app import create_app
+
+    settings = make_settings(tmp_path)
+    with TestClient(create_app(settings)) as client:
+        resp = client.get("/api/stems/modes")
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["default_quality"] == "balanced"
+        assert body["layouts"] == [{"stems": 2, "names": ["vocals", "instrumental"]},
+                                   {"stems": 4, "names": ["vocals", "drums", "bass", "other"]}]
+        rows = {(r["quality"], r["stems"]): r for r in body["modes"]}
+        assert len(rows) == 6 == len(body["modes"])
+        assert rows["fast", 2] == {"quality": "fast", "title": "Fast", "stems": 2, "available": True, "engine": "dsp",
+                                   "model": "dsp-fast", "label": "Fast — DSP engine (built in)", "note": None,
+                                   "preferred": "DSP engine (built in)", "fallback": False}
+        assert rows["best", 4]["label"] == "Best — htdemucs_ft not installed: runs DSP engine (built in)"
+        assert "models_dir" not in resp.text and str(settings.models_dir) not in resp.text
+
+        # Install a model: the next answer says so (nothing is cached).
+        _install_stand_ins(settings, "htdemucs")
+        rows = {(r["quality"], r["stems"]): r for r in client.get("/api/stems/modes").json()["modes"]}
+        assert (rows["balanced", 4]["engine"], rows["balanced", 4]["model"]) == ("demucs", "htdemucs")
+        assert rows["best", 2]["label"] == "Best — htdemucs_ft not installed: runs Demucs htdemucs"
