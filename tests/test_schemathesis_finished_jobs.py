@@ -127,6 +127,16 @@ def test_stems_routes(api, jobs):
                            path_parameters={"job_id": job_id, "filename": "vocals.wav"})
         assert refused.json()["detail"].endswith(".")
     api.call("GET /api/stems/original/{job_id}", token=token, path_parameters={"job_id": job_id})
+    play = api.call("GET /api/stems/playback/{job_id}/{stem}", token=token,
+                    path_parameters={"job_id": job_id, "stem": "vocals"}).json()
+    rendition = {"job_id": job_id, "filename": "vocals.ogg"}
+    assert len(api.call("GET /api/stems/playback-file/{job_id}/{filename}", token=token,
+                        path_parameters=rendition).content) == play["bytes"]
+    api.call("GET /api/stems/playback-file/{job_id}/{filename}", 206, token=token, headers={"Range": "bytes=0-99"},
+             path_parameters=rendition)
+    zipped = api.call("GET /api/stems/archive/{job_id}", token=token, path_parameters={"job_id": job_id},
+                      query={"format": "flac", "bits": 16})
+    assert zipped.content[:2] == b"PK"
     api.call("POST /api/jobs/{job_id}/cancel", 409, token=token, path_parameters={"job_id": job_id})
 
 
@@ -200,6 +210,9 @@ FUZZ_WITH_JOB = {
     "GET /api/stems/status/{job_id}": ("stems", "job_id"),
     "GET /api/stems/file/{job_id}/{filename}": ("stems", "job_id"),
     "GET /api/stems/original/{job_id}": ("stems", "job_id"),
+    "GET /api/stems/playback/{job_id}/{stem}": ("stems", "job_id"),
+    "GET /api/stems/playback-file/{job_id}/{filename}": ("stems", "job_id"),
+    "GET /api/stems/archive/{job_id}": ("stems", "job_id"),
     "GET /api/stems/server-export/{job_id}": ("export", "job_id"),
     "GET /api/stems/export-file/{job_id}/{filename}": ("export", "job_id"),
     "GET /api/speech/status/{job_id}": ("speech", "job_id"),

@@ -63,7 +63,8 @@ def separate(
     dest = output_dir / safe_stem_name(input_file.name)
 
     def work(tmp: Path) -> None:
-        result = run_job_locally(JobKind.STEMS_SPLIT, input_file, {"stems": stems, "quality": quality}, tmp,
+        result = run_job_locally(JobKind.STEMS_SPLIT, input_file,
+                                 {"stems": stems, "quality": quality, "_playback": False}, tmp,
                                  f"Separating {input_file.name}")
         dest.mkdir(parents=True, exist_ok=True)
         for name in result["stems"]:

@@ -47,6 +47,7 @@ ROUTERS = [
     "burntbeats.api.routes.jobs",
     "burntbeats.api.routes.stems",
     "burntbeats.api.routes.stems_modes",
+    "burntbeats.api.routes.stems_files",
     "burntbeats.api.routes.midi",
     "burntbeats.api.routes.speech",
     "burntbeats.api.routes.stems_export",

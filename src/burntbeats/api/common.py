@@ -123,26 +123,44 @@ def serve_upload(state: AppState, job: Job) -> Response:
                                   filename=job.input_name or "original")
 
 
-async def serve_audio(state: AppState, job: Job, wav_name: str, ext: str, download_name: str) -> Response:
-    """Serve the job's stored WAV `wav_name` as wav/flac/mp3 (flac and mp3 are encoded once, then kept next
-    to it). Range requests work."""
+def encoded_name(wav_name: str, ext: str, bits: int | None = None) -> str:
+    """The storage name of `wav_name` encoded as `ext` (at `bits` for wav / flac; None = as stored / 16)."""
+    base = wav_name.rpartition(".")[0]
+    if ext == "wav":
+        return wav_name if bits is None else f"{base}.{bits}.wav"
+    if ext == "flac" and bits not in (None, 16):
+        return f"{base}.{bits}.flac"
+    return f"{base}.{ext}"
+
+
+async def ensure_encoded(state: AppState, job: Job, wav_name: str, ext: str, bits: int | None = None) -> str:
+    """The storage name of the job's WAV `wav_name` as `ext` (at `bits`), encoding it once on first request and
+    keeping it next to the WAV. NotFound if the WAV is not there."""
     storage = state.storage
     if not storage.exists(job.id, wav_name):
+        raise NotFound(f"No such file: {wav_name.rpartition('/')[2]}.")
+    name = encoded_name(wav_name, ext, bits)
+    if not storage.exists(job.id, name):
+        # A unique temporary name per request (concurrent first downloads each encode their own); the
+        # storage publishes it atomically, so a reader never sees a half-written file.
+        fd, tmp_name = tempfile.mkstemp(dir=scratch_dir(state), prefix="encode.", suffix=f".tmp.{ext}")
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            await run_in_threadpool(transcode, storage.fetch(job.id, wav_name), tmp, ext, bits or 16)
+            await run_in_threadpool(storage.put, job.id, name, tmp, move=True)
+        except AudioError as exc:
+            raise HTTPException(status_code=500, detail=str(exc)) from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+    return name
+
+
+async def serve_audio(state: AppState, job: Job, wav_name: str, ext: str, download_name: str,
+                      bits: int | None = None) -> Response:
+    """Serve the job's stored WAV `wav_name` as wav/flac/mp3 (flac, mp3 and other bit depths are encoded once,
+    then kept next to it). Range requests work."""
+    if not state.storage.exists(job.id, wav_name):
         raise NotFound(f"No such file: {download_name}.")
-    name = wav_name
-    if ext != "wav":
-        name = f"{wav_name.rpartition('.')[0]}.{ext}"
-        if not storage.exists(job.id, name):
-            # A unique temporary name per request (concurrent first downloads each encode their own); the
-            # storage publishes it atomically, so a reader never sees a half-written file.
-            fd, tmp_name = tempfile.mkstemp(dir=scratch_dir(state), prefix="encode.", suffix=f".tmp.{ext}")
-            os.close(fd)
-            tmp = Path(tmp_name)
-            try:
-                await run_in_threadpool(transcode, storage.fetch(job.id, wav_name), tmp, ext)
-                await run_in_threadpool(storage.put, job.id, name, tmp, move=True)
-            except AudioError as exc:
-                raise HTTPException(status_code=500, detail=str(exc)) from exc
-            finally:
-                tmp.unlink(missing_ok=True)
-    return storage.response(job.id, name, media_type=MEDIA_TYPES[ext], filename=download_name)
+    name = await ensure_encoded(state, job, wav_name, ext, bits)
+    return state.storage.response(job.id, name, media_type=MEDIA_TYPES[ext], filename=download_name)

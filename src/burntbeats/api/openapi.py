@@ -39,6 +39,9 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "GET /api/stems/status/{job_id}": JOB,
     "GET /api/stems/file/{job_id}/{filename}": FINISHED,
     "GET /api/stems/original/{job_id}": JOB | {410},
+    "GET /api/stems/playback/{job_id}/{stem}": FINISHED,
+    "GET /api/stems/playback-file/{job_id}/{filename}": FINISHED,
+    "GET /api/stems/archive/{job_id}": FINISHED,
     "POST /api/stems/expand/{job_id}": FINISHED | QUEUE,
     "POST /api/stems/server-export": FINISHED | QUEUE,
     "GET /api/stems/server-export/{job_id}": JOB,
@@ -69,6 +72,7 @@ AUDIO = ("audio/wav", "audio/flac", "audio/mpeg")
 FILE_RESPONSES: dict[str, tuple[str, ...]] = {
     "GET /api/stems/file/{job_id}/{filename}": AUDIO,
     "GET /api/stems/original/{job_id}": ("application/octet-stream",),
+    "GET /api/stems/playback-file/{job_id}/{filename}": ("audio/ogg",),
     "GET /api/stems/export-file/{job_id}/{filename}": ("audio/wav", "audio/mpeg"),
     "GET /api/speech/file/{job_id}/{filename}": AUDIO,
     "GET /api/speech/original/{job_id}": ("application/octet-stream",),

@@ -9,6 +9,7 @@ from burntbeats.jobs.context import JobContext, JobError
 from burntbeats.separation.apply import separate_file
 from burntbeats.separation.base import STEMS_SUBDIR, stem_names
 from burntbeats.separation.engines import select_engine
+from burntbeats.separation.playback import write_stem_playback
 
 
 def run_split(ctx: JobContext) -> dict:
@@ -42,7 +43,13 @@ def run_split(ctx: JobContext) -> dict:
     names = stem_names(stems)
     for i, name in enumerate(names):
         transcode(raw[name], out_dir / f"{name}.wav", fmt="wav", bit_depth=bit_depth)
-        ctx.progress("encoding", 92 + 8 * (i + 1) / len(names))
+        ctx.progress("encoding", 92 + 3 * (i + 1) / len(names))
+    # The web mixer's compressed rendition and waveform peaks of every stem (separation/playback.py); the
+    # CLI, which only keeps the stems, asks for none.
+    for i, name in enumerate(names if ctx.params.get("_playback", True) else ()):
+        share = 5 / len(names)
+        write_stem_playback(out_dir / f"{name}.wav", ctx.job_dir, name,
+                            progress=ctx.sub_progress("encoding", 95 + share * i, 95 + share * (i + 1)))
     shutil.rmtree(work, ignore_errors=True)
 
     return {
@@ -54,6 +61,7 @@ def run_split(ctx: JobContext) -> dict:
         "quality": quality,
         "sample_rate": engine.sample_rate,
         "duration_s": round(source.duration_s, 3),
+        "bit_depth": bit_depth,
         "input_downmix": source.downmix,  # e.g. "5.1 input was downmixed to stereo." (None: no downmix)
         "source": {
             "format": source.format,

@@ -12,6 +12,9 @@ The arithmetic is the browser's, so "render on server" sounds like "render in th
 - pan: the Web Audio StereoPannerNode's equal-power law (Web Audio spec, "StereoPannerNode
   panning algorithm"), both for mono and stereo stems (web/src/lib/mixer.ts `panMatrix`).
 - gain: stem gain, then the master gain, then clipped to [-1, 1] and written as 16-bit PCM.
+- peak control (optional, as the browser's export): "limit" = the look-ahead limiter of
+  burntbeats.audio.limiter to -1 dBFS, "normalize" = one gain that puts the peak at -1 dBFS. Both mix into a
+  float WAV first, then write the 16-bit file from it.
 
 The stems are streamed in blocks with soundfile, so memory stays flat in song length.
 """
@@ -27,12 +30,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from burntbeats.audio.limiter import CEILING, CEILING_DB, limit_file, scale_file
 from burntbeats.jobs.context import JobContext, JobError
 
 MIX_BASENAME = "mix"
 SOURCES_SUBDIR = "sources"  # the stems to mix, linked in from the source job at submission
 BLOCK_FRAMES = 65536
 MAX_GAIN = 4.0
+PEAK_CONTROLS = ("off", "limit", "normalize")
 
 
 @dataclass(frozen=True)
@@ -91,10 +96,15 @@ def mix_files(
     *,
     block_frames: int = BLOCK_FRAMES,
     progress: Callable[[float], None] | None = None,
+    peak_control: str = "off",
 ) -> dict:
-    """Mix the stem files into a stereo 16-bit WAV at `out_path`, block by block. Returns facts about the mix."""
+    """Mix the stem files into a stereo 16-bit WAV at `out_path`, block by block. Returns facts about the mix:
+    `peak` / `clipped_samples` of the mix itself, `output_peak` / `output_clipped_samples` of the file."""
     if not sources:
         raise JobError("There are no stems to mix.")
+    if peak_control not in PEAK_CONTROLS:
+        raise JobError(f"peak_control must be one of {', '.join(PEAK_CONTROLS)}.")
+    mix_path = out_path if peak_control == "off" else out_path.with_name(f".{out_path.stem}.float.wav")
     gains = effective_gains({name: settings.get(name, StemMix()) for name in sources})
     master = min(MAX_GAIN, max(0.0, float(master_gain)))
     with ExitStack() as stack:
@@ -113,7 +123,8 @@ def mix_files(
         out_path.parent.mkdir(parents=True, exist_ok=True)
         peak = 0.0
         clipped = 0
-        with sf.SoundFile(str(out_path), "w", samplerate=rate, channels=2, subtype="PCM_16", format="WAV") as out:
+        subtype = "PCM_16" if peak_control == "off" else "FLOAT"
+        with sf.SoundFile(str(mix_path), "w", samplerate=rate, channels=2, subtype=subtype, format="WAV") as out:
             done = 0
             while done < total:
                 n = min(block_frames, total - done)
@@ -125,17 +136,31 @@ def mix_files(
                 acc *= master
                 peak = max(peak, float(np.max(np.abs(acc))) if n else 0.0)
                 clipped += int(np.count_nonzero(np.abs(acc) > 1.0))
-                np.clip(acc, -1.0, 1.0, out=acc)
+                if peak_control == "off":
+                    np.clip(acc, -1.0, 1.0, out=acc)
                 out.write(acc.astype(np.float32))
                 done += n
                 if progress:
                     progress(done / total if total else 1.0)
+    output: dict = {"output_peak": round(min(peak, 1.0), 4), "output_clipped_samples": clipped}
+    if peak_control != "off":
+        try:
+            if peak_control == "limit":
+                output = limit_file(mix_path, out_path)
+            else:
+                gain = CEILING / peak if peak > 0 else 1.0
+                output = {**scale_file(mix_path, out_path, gain), "normalize_gain_db": round(20 * math.log10(gain), 2)}
+        finally:
+            mix_path.unlink(missing_ok=True)
     return {
         "sample_rate": rate,
         "frames": total,
         "duration_s": round(total / rate, 3) if rate else 0.0,
         "peak": round(peak, 4),
         "clipped_samples": clipped,
+        "peak_control": peak_control,
+        "ceiling_db": CEILING_DB if peak_control != "off" else None,
+        **output,
         "gains": {name: round(g, 4) for name, g in gains.items()},
     }
 
@@ -158,6 +183,7 @@ def run_export(ctx: JobContext) -> dict:
     facts = mix_files(
         sources, settings, float(ctx.params.get("master_gain", 1.0)), wav_path,
         progress=ctx.sub_progress("mixing", 0, 85 if fmt == "mp3" else 100),
+        peak_control=str(ctx.params.get("peak_control", "off")),
     )
     if fmt == "mp3":
         from burntbeats.audio import transcode

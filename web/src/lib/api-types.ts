@@ -157,6 +157,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/stems/playback/{job_id}/{stem}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A stem's playback rendition (Opus segments) and waveform peaks, for the web mixer */
+        get: operations["stems_playback_api_stems_playback__job_id___stem__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stems/playback-file/{job_id}/{filename}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A stem's playback rendition: Ogg Opus segments back to back (Range supported) */
+        get: operations["stems_playback_file_api_stems_playback_file__job_id___filename__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stems/archive/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every stem of a job in one ZIP, as wav (16 / 24 bit), flac (16 / 24 bit) or mp3 */
+        get: operations["stems_archive_api_stems_archive__job_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/midi/convert": {
         parameters: {
             query?: never;
@@ -1453,6 +1504,52 @@ export interface components {
             /** Versions */
             versions: components["schemas"]["NoteVersionInfo"][];
         };
+        /** PeaksPublic */
+        PeaksPublic: {
+            /**
+             * Bucket Frames
+             * @description Frames of the stored stem per value.
+             */
+            bucket_frames: number;
+            /**
+             * Sample Rate
+             * @description The stored stem's sample rate.
+             */
+            sample_rate: number;
+            /**
+             * Channels
+             * @description Per channel, the largest |sample| (0-1) of each bucket.
+             */
+            channels: number[][];
+        };
+        /**
+         * PlaybackSegmentPublic
+         * @description One complete Ogg Opus stream inside the rendition file; decode bytes [byte_start, byte_end) on their own.
+         */
+        PlaybackSegmentPublic: {
+            /**
+             * Start
+             * @description First frame it covers on the 48 kHz timeline.
+             */
+            start: number;
+            /**
+             * Frames
+             * @description Frames it covers (after the pre-roll).
+             */
+            frames: number;
+            /**
+             * Preroll
+             * @description Frames of the audio before `start` it begins with: skip them.
+             */
+            preroll: number;
+            /** Byte Start */
+            byte_start: number;
+            /**
+             * Byte End
+             * @description Exclusive.
+             */
+            byte_end: number;
+        };
         /** QualityModePublic */
         QualityModePublic: {
             /** Quality */
@@ -1496,6 +1593,13 @@ export interface components {
              * @default 1
              */
             master_gain: number;
+            /**
+             * Peak Control
+             * @description limit = a look-ahead limiter to -1 dBFS; normalize = one gain that puts the peak at -1 dBFS; off = clip what goes over full scale (the result counts those samples).
+             * @default off
+             * @enum {string}
+             */
+            peak_control: "off" | "limit" | "normalize";
         };
         /** ServerExportStatusPublic */
         ServerExportStatusPublic: {
@@ -1733,6 +1837,11 @@ export interface components {
             urls: {
                 [key: string]: string;
             };
+            /**
+             * Playback Url
+             * @description Its playback rendition and waveform peaks (StemPlaybackPublic).
+             */
+            playback_url: string;
         };
         /** StemLayoutPublic */
         StemLayoutPublic: {
@@ -1808,6 +1917,58 @@ export interface components {
              * @description One row per quality mode and stem count.
              */
             modes: components["schemas"]["StemModePublic"][];
+        };
+        /**
+         * StemPlaybackPublic
+         * @description Everything the mixer needs to draw and play a stem without its WAV.
+         */
+        StemPlaybackPublic: {
+            /** Stem */
+            stem: string;
+            /**
+             * Url
+             * @description The rendition: Ogg Opus segments back to back (Range supported).
+             */
+            url: string;
+            /**
+             * Codec
+             * @constant
+             */
+            codec: "opus";
+            /**
+             * Mime
+             * @description The media type of each segment, e.g. for canPlayType.
+             */
+            mime: string;
+            /**
+             * Sample Rate
+             * @description The rendition's rate (48000).
+             */
+            sample_rate: number;
+            /** Channels */
+            channels: number;
+            /**
+             * Frames
+             * @description Length on the 48 kHz timeline.
+             */
+            frames: number;
+            /**
+             * Duration S
+             * @description The stored stem's length.
+             */
+            duration_s: number;
+            /** Source Sample Rate */
+            source_sample_rate: number;
+            /** Bitrate */
+            bitrate: number;
+            /**
+             * Bytes
+             * @description Size of the rendition file.
+             */
+            bytes: number;
+            /** Segments */
+            segments: components["schemas"]["PlaybackSegmentPublic"][];
+            peaks: components["schemas"]["PeaksPublic"];
         };
         /** StemSettings */
         StemSettings: {
@@ -1941,6 +2102,16 @@ export interface components {
              * @description The original upload (when done).
              */
             original_url?: string | null;
+            /**
+             * Archive Url
+             * @description A ZIP of every stem; add &format=wav|flac|mp3 and &bits=16|24 (when done).
+             */
+            archive_url?: string | null;
+            /**
+             * Server Export
+             * @description Whether this server renders mixes (SERVER_EXPORT_ENABLED; when done).
+             */
+            server_export?: boolean | null;
             /**
              * Result
              * @description Engine, model, stems, durations (when done).
@@ -2272,6 +2443,8 @@ export interface operations {
     stems_file_api_stems_file__job_id___filename__get: {
         parameters: {
             query?: {
+                /** @description Bit depth of a .wav or .flac: 16 or 24 (default: as stored for .wav, 16 for .flac); ignored for .mp3. */
+                bits?: number | null;
                 /** @description Alternative to the X-Job-Token header (for <audio src>). */
                 token?: string | null;
             };
@@ -2428,6 +2601,130 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    stems_playback_api_stems_playback__job_id___stem__get: {
+        parameters: {
+            query?: {
+                /** @description Alternative to the X-Job-Token header (for <audio src>). */
+                token?: string | null;
+            };
+            header?: {
+                /** @description The job_token returned when the job was created. */
+                "x-job-token"?: string | null;
+            };
+            path: {
+                stem: string;
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StemPlaybackPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            410: components["responses"]["Gone"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    stems_playback_file_api_stems_playback_file__job_id___filename__get: {
+        parameters: {
+            query?: {
+                /** @description Alternative to the X-Job-Token header (for <audio src>). */
+                token?: string | null;
+            };
+            header?: {
+                /** @description The job_token returned when the job was created. */
+                "x-job-token"?: string | null;
+                /** @description A byte range, e.g. `bytes=0-1023` (answered with 206). */
+                Range?: string;
+            };
+            path: {
+                filename: string;
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/ogg": string;
+                };
+            };
+            /** @description The requested byte range(s) (Range header) */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/ogg": string;
+                    "multipart/byteranges": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            410: components["responses"]["Gone"];
+            416: components["responses"]["RequestedRangeNotSatisfiable"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    stems_archive_api_stems_archive__job_id__get: {
+        parameters: {
+            query?: {
+                /** @description The stems' format. */
+                format?: "wav" | "flac" | "mp3";
+                /** @description Bit depth of a .wav or .flac: 16 or 24 (default: as stored for .wav, 16 for .flac); ignored for .mp3. */
+                bits?: number | null;
+                /** @description Alternative to the X-Job-Token header (for <audio src>). */
+                token?: string | null;
+            };
+            header?: {
+                /** @description The job_token returned when the job was created. */
+                "x-job-token"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ZIP */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/zip": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            410: components["responses"]["Gone"];
+            422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };

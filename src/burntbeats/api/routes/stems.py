@@ -29,6 +29,7 @@ from burntbeats.api.deps import (
     job_token,
     read_job,
 )
+from burntbeats.api.routes.stems_files import BitsQuery, check_bits
 from burntbeats.api.schemas.common import JobAcceptedPublic, StemsStatusPublic
 from burntbeats.api.schemas.requests import StemsExpandForm, StemsSplitForm
 from burntbeats.api.urls import file_url, path_for
@@ -87,23 +88,26 @@ def stems_status(request: Request, session: Session, job: Job) -> dict:
             return file_url(request, "stems.file", tok, job_id=job.id, filename=f"{name}.{ext}")
 
         payload["stems"] = [
-            {"id": name, "url": url(name, "wav"), "urls": {ext: url(name, ext) for ext in STEM_FORMATS}}
+            {"id": name, "url": url(name, "wav"), "urls": {ext: url(name, ext) for ext in STEM_FORMATS},
+             "playback_url": file_url(request, "stems.playback", tok, job_id=job.id, stem=name)}
             for name in (job.result or {}).get("stems", [])
         ]
         payload["original_url"] = file_url(request, "stems.original", tok, job_id=job.id)
+        payload["archive_url"] = file_url(request, "stems.archive", tok, job_id=job.id)
+        payload["server_export"] = request.app.state.burntbeats.settings.server_export_enabled
         payload["result"] = job.result
     return payload
 
 
 @router.get("/file/{job_id}/{filename}", name="stems.file",
             summary="Download a stem as .wav, .flac or .mp3 (Range supported)")
-async def stem_file(filename: str, job: StemsJob, state: StateDep) -> Response:
+async def stem_file(filename: str, job: StemsJob, state: StateDep, bits: BitsQuery = None) -> Response:
     require_succeeded(job)
     stem, ext = split_filename(filename)
     if stem not in (job.result or {}).get("stems", []):
         raise NotFound(f"This job has no stem named {stem!r}.")
     return await serve_audio(state, job, f"{STEMS_SUBDIR}/{stem}.wav", ext,
-                             f"{safe_stem_name(job.input_name)}-{stem}.{ext}")
+                             f"{safe_stem_name(job.input_name)}-{stem}.{ext}", bits=check_bits(job, ext, bits))
 
 
 @router.get("/original/{job_id}", name="stems.original",

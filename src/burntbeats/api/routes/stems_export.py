@@ -49,6 +49,7 @@ async def server_export(request: Request, body: ServerExportRequest, state: Stat
         "source_job": source.id,
         "format": body.format,
         "master_gain": body.master_gain,
+        "peak_control": body.peak_control,
         "stem_names": names,
         "stems": {name: s.model_dump() for name, s in body.stems.items()},
     }

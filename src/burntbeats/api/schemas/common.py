@@ -66,11 +66,16 @@ class StemFilePublic(BaseModel):
     id: str = Field(description="The stem's name: vocals, instrumental, drums, bass, other.")
     url: str = Field(description="The WAV.")
     urls: Urls
+    playback_url: str = Field(description="Its playback rendition and waveform peaks (StemPlaybackPublic).")
 
 
 class StemsStatusPublic(JobStatusPublic):
     stems: list[StemFilePublic] = Field(description="Empty until the job succeeded.")
     original_url: str | None = Field(None, description="The original upload (when done).")
+    archive_url: str | None = Field(None, description="A ZIP of every stem; add &format=wav|flac|mp3 and &bits=16|24 "
+                                    "(when done).")
+    server_export: bool | None = Field(None, description="Whether this server renders mixes (SERVER_EXPORT_ENABLED; "
+                                       "when done).")
     result: dict[str, Any] | None = Field(None, description="Engine, model, stems, durations (when done).")
 
 

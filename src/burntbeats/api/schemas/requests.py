@@ -87,3 +87,6 @@ class ServerExportRequest(BaseModel):
     format: Literal["wav", "mp3"] = "wav"
     stems: dict[str, StemSettings] = Field(default_factory=dict, description="Per-stem settings; missing = defaults.")
     master_gain: float = Field(1.0, ge=0.0, le=MAX_GAIN)
+    peak_control: Literal["off", "limit", "normalize"] = Field(
+        "off", description="limit = a look-ahead limiter to -1 dBFS; normalize = one gain that puts the peak at "
+        "-1 dBFS; off = clip what goes over full scale (the result counts those samples).")
