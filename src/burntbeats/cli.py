@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from burntbeats.accounts.cli import users_app
 from burntbeats.cli_support import check_input, console, run_job_locally, with_workdir
 from burntbeats.jobs.kinds import JobKind
 from burntbeats.midi.cli import midi_app, transcribe
@@ -86,6 +87,7 @@ app.command("enhance")(enhance)
 app.command("transcribe")(transcribe)
 app.add_typer(midi_app, name="midi")
 app.add_typer(models_app, name="models")
+app.add_typer(users_app, name="users")
 
 
 if __name__ == "__main__":

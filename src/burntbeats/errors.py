@@ -20,6 +20,10 @@ class NotFound(DomainError):
     """No such job, file or batch."""
 
 
+class Unauthorized(DomainError):
+    """No signed-in user where one is needed (AUTH_REQUIRED), or credentials that name no one."""
+
+
 class Forbidden(DomainError):
     """A missing or wrong token, or a feature switched off."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,6 +49,15 @@ class Settings(BaseSettings):
 
     # Signs per-job download tokens. Set it in production; the default is per-install random.
     secret_key: str = Field(default="", repr=False)
+
+    # Accounts (burntbeats.accounts): off by default (one local user, no sign-in). AUTH_REQUIRED=1: every job
+    # route needs a signed-in user (session cookie, API key or external JWT); anonymous calls get 401.
+    auth_required: bool = False
+    # Whether visitors may create local accounts (sign-up); off: operators create them (`burntbeats users`).
+    signup_enabled: bool = True
+    # How long a sign-in lasts; whether the session cookie is Secure ("auto": when the request came over https).
+    session_ttl_hours: float = Field(default=24 * 14, gt=0)
+    cookie_secure: Literal["auto", "always", "never"] = "auto"
 
     # Job runner: "local" (in-process worker pool) or "celery" (scale-out on Redis).
     job_runner: str = "local"

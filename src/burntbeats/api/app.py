@@ -7,7 +7,7 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
@@ -18,6 +18,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 import burntbeats
+from burntbeats.api.auth import current_caller
 from burntbeats.api.database import install_database_error_handlers, open_database
 from burntbeats.api.deps import AppState
 from burntbeats.api.disk import (
@@ -42,7 +43,8 @@ from burntbeats.storage import get_storage
 
 log = logging.getLogger(__name__)
 
-# Each capability contributes one router module (with a `router` attribute).
+# Each capability contributes one router module (with a `router` attribute). The job routers need a caller
+# (401 for an anonymous request when AUTH_REQUIRED is set); the others decide per route.
 ROUTERS = [
     "burntbeats.api.routes.jobs",
     "burntbeats.api.routes.stems",
@@ -52,7 +54,9 @@ ROUTERS = [
     "burntbeats.api.routes.speech",
     "burntbeats.api.routes.stems_export",
     "burntbeats.api.routes.models",
+    "burntbeats.api.routes.auth",
 ]
+OPEN_ROUTERS = frozenset({"burntbeats.api.routes.models", "burntbeats.api.routes.auth"})
 
 _REPO_WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
 _PACKAGED_WEB_DIST = Path(__file__).resolve().parents[1] / "web_dist"
@@ -107,7 +111,8 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
     install_disk_full_handlers(app)
 
     for module_name in ROUTERS:
-        app.include_router(importlib.import_module(module_name).router)
+        needs_caller = [] if module_name in OPEN_ROUTERS else [Depends(current_caller)]
+        app.include_router(importlib.import_module(module_name).router, dependencies=needs_caller)
 
     @app.get("/health", tags=["meta"], name="health", response_model=HealthPublic,
              summary="Liveness, database and free disk space")

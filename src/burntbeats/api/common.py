@@ -25,7 +25,7 @@ from burntbeats.storage import Storage
 INPUT_FILE = "input"
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.isoformat() + ("Z" if value.tzinfo is None else "")
@@ -89,9 +89,9 @@ def status_payload(session: Session, job: Job) -> dict[str, Any]:
         "input_name": job.input_name,
         "parent_id": job.parent_id,
         "group_id": job.group_id,
-        "created_at": _iso(job.created_at),
-        "started_at": _iso(job.started_at),
-        "finished_at": _iso(job.finished_at),
+        "created_at": iso_time(job.created_at),
+        "started_at": iso_time(job.started_at),
+        "finished_at": iso_time(job.finished_at),
         "files_expired": job.files_purged_at is not None,
     }
 

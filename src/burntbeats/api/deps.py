@@ -10,11 +10,12 @@ from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from burntbeats.api.auth import Caller, current_caller
 from burntbeats.api.database import request_session
 from burntbeats.jobs import access
 from burntbeats.jobs.access import JOB_TOKEN_PURPOSE
 from burntbeats.jobs.runner import JobRunner
-from burntbeats.models import LOCAL_USER_ID, Job
+from burntbeats.models import Job
 from burntbeats.settings import Settings
 from burntbeats.storage import Storage
 
@@ -45,9 +46,9 @@ async def db_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
-async def current_user_id() -> str:
-    """The caller's user id. One local user for now; accounts replace this dependency."""
-    return LOCAL_USER_ID
+async def current_user_id(caller: Caller = Depends(current_caller)) -> str:
+    """The caller's user id: the local user when accounts are off (burntbeats.api.auth)."""
+    return caller.user_id
 
 
 def job_token(state: AppState, job_id: str) -> str:

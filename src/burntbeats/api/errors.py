@@ -7,12 +7,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from burntbeats.audio import AudioError
-from burntbeats.errors import Conflict, DomainError, Forbidden, Gone, InvalidRequest, NotFound, Overloaded
+from burntbeats.errors import Conflict, DomainError, Forbidden, Gone, InvalidRequest, NotFound, Overloaded, Unauthorized
 from burntbeats.storage import InvalidName
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     InvalidRequest: 422,
     NotFound: 404,
+    Unauthorized: 401,
     Forbidden: 403,
     Conflict: 409,
     Gone: 410,
@@ -28,7 +29,11 @@ def status_of(exc: DomainError) -> int:
 
 
 def domain_error_response(exc: DomainError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Overloaded) else None
+    headers = None
+    if isinstance(exc, Overloaded):
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    elif isinstance(exc, Unauthorized):
+        headers = {"WWW-Authenticate": 'Bearer realm="burntbeats"'}
     return JSONResponse(status_code=status_of(exc), content={"detail": exc.message}, headers=headers)
 
 

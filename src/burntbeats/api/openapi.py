@@ -26,6 +26,7 @@ FINISHED = JOB | {409, 410}  # ...that must have succeeded and still have its fi
 UPLOAD = frozenset({400, 415, 507})  # an audio upload: empty, not audio, disk full
 QUEUE = frozenset({503})  # the kind's queue is full (Retry-After), the same for every kind
 WRITES = frozenset({507})  # writes files outside an upload (disk full)
+OFF = frozenset({404})  # a feature that is off on this server (accounts without AUTH_REQUIRED)
 
 # Every operation's errors besides the ones every route may answer (see _declared_statuses).
 OPERATION_ERRORS: dict[str, frozenset[int]] = {
@@ -64,6 +65,13 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "POST /api/midi/export": FINISHED | QUEUE,
     "GET /api/midi/export/status/{export_id}": JOB,
     "GET /api/midi/export/file/{export_id}/{filename}": FINISHED,
+    "GET /api/auth/me": frozenset(),
+    "POST /api/auth/sign-up": OFF | {403, 409},
+    "POST /api/auth/sign-in": OFF,
+    "POST /api/auth/sign-out": OFF,
+    "GET /api/auth/keys": OFF,
+    "POST /api/auth/keys": OFF,
+    "DELETE /api/auth/keys/{key_id}": OFF,
 }
 
 # Routes that answer a file: its media types replace FastAPI's default `application/json` for the 200,
@@ -109,6 +117,9 @@ _UNSAFE_METHODS = ("post", "put", "patch", "delete")
 
 # Operations that never open a database session (every other /api/ route may answer 503: api/database.py).
 WITHOUT_DATABASE = frozenset({"GET /api/models"})
+# Operations that never look at the caller; every other /api/ route may answer 401 (no or bad credentials under
+# AUTH_REQUIRED) and 403 (a disabled account, a cookie change without its CSRF token): api/auth.py.
+WITHOUT_CALLER = frozenset({"GET /api/models"})
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
 
 
@@ -116,6 +127,8 @@ def _declared_statuses(key: str, method: str, operation: dict[str, Any]) -> set[
     statuses = set(OPERATION_ERRORS.get(key, ()))
     if key.split(" ", 1)[1].startswith("/api/") and key not in WITHOUT_DATABASE:
         statuses.add(503)  # api/database.py: the database is busy or unreachable
+    if key.split(" ", 1)[1].startswith("/api/") and key not in WITHOUT_CALLER:
+        statuses |= {401, 403}  # api/auth.py
     if key in FILE_RESPONSES:
         statuses.add(416)  # a Range outside the file
     statuses.add(400)  # api/security.py: a Host header not in ALLOWED_HOSTS

@@ -25,8 +25,10 @@ class ErrorPublic(BaseModel):
 # What each error status means in this API; the OpenAPI description of every declared error response.
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "The request cannot be used as sent (e.g. an empty upload, or a Host not in ALLOWED_HOSTS).",
-    403: "Missing or invalid token, the feature is disabled on this server, or a cross-site request was refused.",
-    404: "No such job, file or version.",
+    401: "Not signed in, or credentials this server does not know (AUTH_REQUIRED); `detail` says how to sign in.",
+    403: "Missing or invalid token, the feature is disabled on this server, a disabled account, a missing CSRF "
+         "token, or a cross-site request was refused.",
+    404: "No such job, file or version, or a feature that is off on this server.",
     409: "The job is not in a state that allows this (not finished yet, already finished, edited since).",
     410: "The job's files have expired and were removed.",
     413: "The request body is larger than the upload limit.",
