@@ -23,6 +23,7 @@ OFFICIAL = {
     "htdemucs_ft": (["f7e0c4bc-ba3fe64a.th", "d12395a8-e57c48e6.th", "92cfc3b6-ef3bcb9c.th", "04573f0d-f3cf25b2.th"],
                     [[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, 0], [0, 0, 0, 1.0]], None),
     "hdemucs_mmi": (["75fc33f5-1941ce65.th"], None, 44),
+    "htdemucs_6s": (["5c90dfd2-34c22ccb.th"], None, None),
 }
 
 
@@ -91,7 +92,9 @@ def test_builtin_manifest_matches_the_demucs_package():
         if m.weights is not None:
             assert [list(r) for r in m.weights] == bag["weights"] == weights
         assert m.segment == bag.get("segment") == segment
-        assert m.sources == ("drums", "bass", "other", "vocals")
+        six = ("guitar", "piano") if name == "htdemucs_6s" else ()
+        assert m.sources == ("drums", "bass", "other", "vocals", *six)
+        assert store.stem_counts(m) == ([2, 4, 6] if six else [2, 4])
     # quality routing: best asks for htdemucs_ft and may use the others
     assert manifest["htdemucs_ft"].fallbacks == ("htdemucs", "hdemucs_mmi")
 
@@ -256,7 +259,9 @@ def test_api_lists_engines_models_and_quality_routing(client):
     assert engines["dsp"]["available"] is True
     assert engines["demucs"]["available"] is True and engines["demucs"]["versions"]["demucs"] == "4.1.0"
     models = {m["name"]: m for m in body["models"]}
-    assert set(models) == {"htdemucs", "htdemucs_ft", "hdemucs_mmi"}
+    assert set(models) == {"htdemucs", "htdemucs_ft", "hdemucs_mmi", "htdemucs_6s"}
+    assert models["htdemucs_6s"]["stems"] == [2, 4, 6] and models["htdemucs"]["stems"] == [2, 4]
+    assert models["htdemucs_6s"]["sources"] == ["drums", "bass", "other", "vocals", "guitar", "piano"]
     assert all(not m["installed"] for m in models.values())
     assert models["htdemucs_ft"]["bag_size"] == 4 and models["htdemucs"]["quality_modes"] == ["balanced"]
     assert models["htdemucs"]["files"][0]["url"].startswith("https://dl.fbaipublicfiles.com/demucs/")

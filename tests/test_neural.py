@@ -38,19 +38,24 @@ def _write_manifest(directory: Path, entries: dict) -> Path:
 
 @pytest.fixture(scope="module")
 def model_files(tmp_path_factory):
-    """Tiny random checkpoints for htdemucs, an htdemucs_ft-style bag of 4 and hdemucs_mmi."""
+    """Tiny random checkpoints for htdemucs, an htdemucs_ft-style bag of 4, hdemucs_mmi and a 6-source
+    htdemucs_6s."""
     staging = tmp_path_factory.mktemp("checkpoints")
     ht, _ = neural.save_checkpoint(neural.build_random_model("htdemucs", "tiny", seed=1), staging, "aaaa0001")
     bag = [neural.save_checkpoint(neural.build_random_model("htdemucs", "tiny", seed=10 + i), staging, f"bbbb000{i}")[0]
            for i in range(4)]
     hd, _ = neural.save_checkpoint(neural.build_random_model("hdemucs", "tiny", seed=3), staging, "cccc0001")
+    six, _ = neural.save_checkpoint(neural.build_random_model("htdemucs", "tiny", seed=6, sources=neural.SIX_SOURCES),
+                                    staging, "eeee0006")
     entries = {
         "htdemucs": neural.manifest_entry([ht], "HTDemucs", fallbacks=["hdemucs_mmi"]),
         "htdemucs_ft": neural.manifest_entry(bag, "HTDemucs", weights=EYE, fallbacks=["htdemucs", "hdemucs_mmi"]),
         "hdemucs_mmi": neural.manifest_entry([hd], "HDemucs", segment=3, fallbacks=["htdemucs"]),
+        "htdemucs_6s": neural.manifest_entry([six], "HTDemucs", sources=neural.SIX_SOURCES),
     }
     manifest = _write_manifest(staging, entries)
-    return {"staging": staging, "manifest": manifest, "htdemucs": [ht], "htdemucs_ft": bag, "hdemucs_mmi": [hd]}
+    return {"staging": staging, "manifest": manifest, "htdemucs": [ht], "htdemucs_ft": bag, "hdemucs_mmi": [hd],
+            "htdemucs_6s": [six]}
 
 
 def _models_dir(tmp_path: Path, model_files, names=("htdemucs", "htdemucs_ft", "hdemucs_mmi")) -> Path:
@@ -64,12 +69,13 @@ def _models_dir(tmp_path: Path, model_files, names=("htdemucs", "htdemucs_ft", "
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory, model_files):
-    """Settings whose MODELS_DIR holds all three models (installed through the models manager)."""
+    """Settings whose MODELS_DIR holds all four models (installed through the models manager)."""
     root = tmp_path_factory.mktemp("installed")
     settings = make_settings(root, models_dir=root / "models", models_manifest=model_files["manifest"], torch_threads=1)
-    files = [p for name in ("htdemucs", "htdemucs_ft", "hdemucs_mmi") for p in model_files[name]]
+    files = [p for name in ("htdemucs", "htdemucs_ft", "hdemucs_mmi", "htdemucs_6s") for p in model_files[name]]
     reports = store.install_files(settings, files)
-    assert sorted({m for r in reports for m in r["complete"]}) == ["hdemucs_mmi", "htdemucs", "htdemucs_ft"]
+    assert sorted({m for r in reports for m in r["complete"]}) == ["hdemucs_mmi", "htdemucs", "htdemucs_6s",
+                                                                     "htdemucs_ft"]
     return settings
 
 
@@ -128,6 +134,37 @@ def test_engine_matches_demucs_reference(installed, name):
         # one model: vocals + the sum of the other sources, at no extra cost
         assert engine.last_run["chunks"] == four_chunks
         _close(two["instrumental"], ref["drums"] + ref["bass"] + ref["other"])
+
+
+def test_six_source_model_matches_demucs_reference(installed):
+    """htdemucs_6s (random weights, tiny): 6 stems are demucs' own six sources; 4 stems fold guitar and
+    piano into other; 2 stems are vocals + the sum of the other five. A 4-source model refuses 6 stems."""
+    neural.clear_cache()
+    engine = neural.create_engine(installed, "htdemucs_6s")
+    assert engine.sources == neural.SIX_SOURCES and engine.device == "cpu"
+    audio = _audio(5.0, seed=3)
+    ref = _reference(installed, "htdemucs_6s", audio)
+    assert sorted(ref) == sorted(neural.SIX_SOURCES)
+
+    six = engine.separate(audio, 6)
+    assert list(six) == ["vocals", "drums", "bass", "guitar", "piano", "other"]
+    for stem in six:
+        _close(six[stem], ref[stem])
+    assert engine.last_run["device"] == "cpu"
+
+    four = engine.separate(audio, 4)
+    assert list(four) == ["vocals", "drums", "bass", "other"]
+    for stem in ("vocals", "drums", "bass"):
+        _close(four[stem], ref[stem])
+    _close(four["other"], ref["other"] + ref["guitar"] + ref["piano"])
+
+    two = engine.separate(audio, 2)
+    _close(two["vocals"], ref["vocals"])
+    _close(two["instrumental"], sum(ref[s] for s in neural.SIX_SOURCES if s != "vocals"))
+
+    four_source = neural.create_engine(installed, "htdemucs")
+    with pytest.raises(ValueError, match="guitar or piano"):
+        four_source.separate(audio, 6)
 
 
 def test_shift_trick_matches_reference(tmp_path, installed):
@@ -285,6 +322,7 @@ def test_split_job_runs_neural_model_then_falls_back_without_it(tmp_path, model_
         assert status["status"] == "succeeded", status
         result = status["result"]
         assert (result["engine"], result["model"], result["engine_note"]) == ("demucs", "htdemucs", None)
+        assert result["device"] == status["device"] == "cpu"  # DEVICE=auto on a machine without a GPU
         assert [s["id"] for s in status["stems"]] == ["vocals", "instrumental"]
         audio = client.get(status["stems"][0]["url"])
         assert audio.status_code == 200 and len(audio.content) > 3 * SR * 2 * 2

@@ -52,6 +52,7 @@ def test_enhance_job_end_to_end(client, settings):
     status = wait_for(client, job["status_url"], job["job_token"])
     assert status["status"] == "succeeded", status
     assert status["engine"] == "deepfilternet3"
+    assert status["device"] == status["result"]["device"] == "cpu"  # no torch: DEVICE does not apply
     assert status["result"]["sample_rate"] == 16000 and status["result"]["samples"] == len(clean)
     assert set(status["files"]) == {"enhanced", "original"}
 

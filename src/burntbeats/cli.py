@@ -38,6 +38,13 @@ def serve(
     settings = get_settings()
     # Before the heavy imports: library caches and temporary files under DATA_DIR, not $HOME or /tmp.
     use_data_dir(settings.data_dir)
+    from burntbeats.torch_device import DeviceUnavailable, check_startup
+
+    try:
+        check_startup(settings.device)  # the app checks it too; here it is one clean line, no traceback
+    except DeviceUnavailable as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
     import uvicorn
 
     uvicorn.run("burntbeats.api.app:create_app", factory=True, host=settings.host, port=settings.port)
@@ -75,7 +82,7 @@ def separate(
             else:
                 transcode(src, dest / f"{name}.{fmt}", fmt)
         note = f" ({result['engine_note']})" if result.get("engine_note") else ""
-        console.print(f"engine: {result['engine']}{note}")
+        console.print(f"engine: {result['engine']} ({result['model']}), device: {result.get('device', 'cpu')}{note}")
         for name in result["stems"]:
             typer.echo(str(dest / f"{name}.{fmt}"))
 

@@ -7,8 +7,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# DEVICE values (burntbeats.torch_device resolves them).
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class Settings(BaseSettings):
@@ -46,6 +49,9 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(default=30.0, ge=0.5)
     job_max_attempts: int = Field(default=3, ge=1)
     torch_threads: int = Field(default=max(1, os.cpu_count() or 1), ge=1)
+    # Where torch engines run: auto (CUDA if torch sees a GPU, else MPS, else the CPU), cpu, cuda or mps.
+    # An explicit cuda / mps that is not there stops the server at start-up with a sentence.
+    device: str = Field(default="auto", description="auto | cpu | cuda | mps")
 
     # Signs per-job download tokens. Set it in production; the default is per-install random.
     secret_key: str = Field(default="", repr=False)
@@ -86,6 +92,14 @@ class Settings(BaseSettings):
     neural_overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
     models_manifest: Path | None = None
     models_trust_pickle: bool = False
+
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device(cls, value: object) -> str:
+        text = str(value if value is not None else "auto").strip().lower() or "auto"
+        if text not in DEVICES:
+            raise ValueError(f"DEVICE must be one of {', '.join(DEVICES)} (got {value!r})")
+        return text
 
     @property
     def resolved_database_url(self) -> str:

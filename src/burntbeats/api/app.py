@@ -40,6 +40,7 @@ from burntbeats.jobs.runner import JobRunner, make_runner
 from burntbeats.runtime_env import data_dir_environment
 from burntbeats.settings import Settings, get_settings
 from burntbeats.storage import get_storage
+from burntbeats.torch_device import DeviceUnavailable, check_startup
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,11 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        try:
+            check_startup(settings.device)  # an explicit DEVICE=cuda / mps that is absent: no server
+        except DeviceUnavailable as exc:
+            log.error("%s", exc)
+            raise RuntimeError(str(exc)) from None
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         url = settings.resolved_database_url
         open_database(app, settings)

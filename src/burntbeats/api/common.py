@@ -84,6 +84,7 @@ def status_payload(session: Session, job: Job) -> dict[str, Any]:
         "queue_position": service.queue_position(session, job),
         "engine": job.engine,
         "engine_note": result.get("engine_note"),
+        "device": result.get("device"),
         "error": job.error,
         "params": {k: v for k, v in (job.params or {}).items() if not k.startswith("_")},
         "input_name": job.input_name,

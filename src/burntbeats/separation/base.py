@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 TWO_STEMS = ("vocals", "instrumental")
 FOUR_STEMS = ("vocals", "drums", "bass", "other")
+# Only a model with guitar and piano sources (htdemucs_6s) makes these; no built-in engine does.
+SIX_STEMS = ("vocals", "drums", "bass", "guitar", "piano", "other")
 # Stem count -> stem names, in the order jobs list them. The routing table (separation.routing)
 # and GET /api/stems/modes have one row per mode and per layout here.
 STEM_LAYOUTS: dict[int, tuple[str, ...]] = {2: TWO_STEMS, 4: FOUR_STEMS}

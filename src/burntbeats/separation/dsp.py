@@ -513,6 +513,8 @@ class DSPSeparator:
 
     def separate(self, audio: np.ndarray, stems: int, progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
         names = stem_names(stems)
+        if stems not in (2, 4):
+            raise ValueError("the built-in engine makes 2 or 4 stems; 6 stems need the htdemucs_6s model")
         x = np.asarray(audio, dtype=np.float32)
         if x.ndim != 2 or x.shape[0] not in (1, 2):
             raise ValueError(f"audio must be (channels, samples) with 1 or 2 channels, got {x.shape}")

@@ -57,6 +57,7 @@ def run_split(ctx: JobContext) -> dict:
         "model": info.model,
         "engine_note": info.note,
         "engine_label": info.label,  # e.g. "Balanced — Spleeter 2-stem (built in)"
+        "device": getattr(engine, "device", "cpu"),  # torch engines: what DEVICE resolved to; the others: cpu
         "stems": list(names),
         "quality": quality,
         "sample_rate": engine.sample_rate,

@@ -278,6 +278,12 @@ def neural_runtime() -> dict:
     return {"available": True, "reason": None, "versions": versions}
 
 
+def stem_counts(spec: ModelSpec) -> list[int]:
+    """The stem counts a model can make: 2 and 4 always (missing sources are summed into other);
+    6 only with guitar and piano sources (htdemucs_6s)."""
+    return [2, 4, 6] if {"guitar", "piano"} <= set(spec.sources) else [2, 4]
+
+
 def model_status(settings: Settings, spec: ModelSpec) -> dict:
     files = []
     for f in spec.files:
@@ -297,7 +303,7 @@ def model_status(settings: Settings, spec: ModelSpec) -> dict:
         "title": spec.title,
         "description": spec.description,
         "sources": list(spec.sources),
-        "stems": [2, 4],
+        "stems": stem_counts(spec),
         "bag_size": len(spec.files),
         "installed": all(f["present"] for f in files),
         "files": files,

@@ -1,5 +1,6 @@
-"""Neural separation engine: the HT-Demucs family (htdemucs, the htdemucs_ft bag, hdemucs_mmi)
-run through the maintained `demucs` package on torch (CPU), weights from MODELS_DIR.
+"""Neural separation engine: the HT-Demucs family (htdemucs, the htdemucs_ft bag, hdemucs_mmi, the
+6-source htdemucs_6s) run through the maintained `demucs` package on torch, weights from MODELS_DIR,
+on the device DEVICE resolves to (`burntbeats.torch_device`: auto = CUDA, else MPS, else CPU).
 
 How a job runs (see `create_engine`, built by the routing candidate "demucs" in separation.candidates):
 
@@ -16,6 +17,11 @@ How a job runs (see `create_engine`, built by the routing candidate "demucs" in 
   of fresh mmaps (no page-fault storm per chunk), and the heap is handed back to the OS after each
   block; 2-stem jobs on a bag run only the members whose weights touch the vocals (htdemucs_ft:
   1 model of 4) and return instrumental = mix - vocals.
+* Stems: 2 = vocals + the sum of the rest; 4 = vocals, drums, bass and other = the sum of every
+  other source (a 6-source model's guitar and piano included); 6 = each of the six sources of a
+  model that has guitar and piano (htdemucs_6s).
+* Device: the model sits on the device; the block stays in CPU memory and `apply_model` moves
+  each model-length chunk there and its output back (demucs' own device handling).
 * Checkpoints are checked against the manifest checksum, then loaded with
   `torch.load(weights_only=True)` and an allow-list of the demucs model classes (no arbitrary
   unpickling); the last loaded model stays cached in the worker process.
@@ -44,6 +50,7 @@ import numpy as np
 from burntbeats.separation import models as model_store
 from burntbeats.separation.base import EngineUnavailable, ProgressFn, stem_names
 from burntbeats.settings import Settings
+from burntbeats.torch_device import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -187,8 +194,10 @@ class LazyBag:
     htdemucs_ft holds only the vocals model in memory (1 of 4). Each member gets the bag's segment
     through `demucs.apply.BagOfModels` itself (same rule as demucs' bag loader)."""
 
-    def __init__(self, name: str, paths: list[Path], weights, segment, trust_pickle: bool, eager: list[int]) -> None:
+    def __init__(self, name: str, paths: list[Path], weights, segment, trust_pickle: bool, eager: list[int],
+                 device: str = "cpu") -> None:
         self.name = name
+        self.device = device
         self._paths = paths
         self._segment = segment
         self._trust = trust_pickle
@@ -229,14 +238,16 @@ class LazyBag:
             demucs_apply.BagOfModels([model], [row] if row is not None else None, self._segment)
         except AssertionError:
             raise EngineUnavailable(f"{self._paths[i].name}: its weights do not match its sources") from None
+        if self.device != "cpu":
+            model.to(self.device)
         model.eval()
         self._members[i] = model
         return model
 
 
-def load_bag(settings: Settings, spec: model_store.ModelSpec) -> LazyBag:
-    """The model (bag) for a manifest entry; every file is checksum-verified first, the members
-    that the vocals depend on are loaded now, the others on first use. The last bag is cached
+def load_bag(settings: Settings, spec: model_store.ModelSpec, device: str = "cpu") -> LazyBag:
+    """The model (bag) for a manifest entry, on `device`; every file is checksum-verified first, the
+    members that the vocals depend on are loaded now, the others on first use. The last bag is cached
     per process (one model resident at most)."""
     paths = []
     for f in spec.files:
@@ -245,7 +256,7 @@ def load_bag(settings: Settings, spec: model_store.ModelSpec) -> LazyBag:
         except model_store.ModelError as exc:
             raise EngineUnavailable(str(exc)) from None
     stamps = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
-    key = (spec.name, stamps, spec.weights, spec.segment)
+    key = (spec.name, stamps, spec.weights, spec.segment, device)
     with _STATE_LOCK:
         bag = _MODEL_CACHE.get(key)
         if bag is not None:
@@ -256,7 +267,7 @@ def load_bag(settings: Settings, spec: model_store.ModelSpec) -> LazyBag:
         eager = [i for i, row in enumerate(spec.weights) if row[v] != 0] or [0]
     else:
         eager = [0]
-    bag = LazyBag(spec.name, paths, spec.weights, spec.segment, settings.models_trust_pickle, eager)
+    bag = LazyBag(spec.name, paths, spec.weights, spec.segment, settings.models_trust_pickle, eager, device)
     with _STATE_LOCK:
         _MODEL_CACHE[key] = bag
     return bag
@@ -291,6 +302,7 @@ class DemucsSeparator:
                  note: str | None = None, threads: int | None = None) -> None:
         self.torch, self._apply, _ = _runtime()
         self.bag = bag
+        self.device: str = getattr(bag, "device", "cpu")
         self.model_name = model_name
         self.note = note
         self.shifts = int(shifts)
@@ -309,7 +321,7 @@ class DemucsSeparator:
         """(indices of bag members to run, whether every source is computed by them)."""
         n_src = len(self.sources)
         weights = self.bag.weights
-        if stems == 4:
+        if stems != 2:
             needed = set(range(n_src))
         else:
             needed = {self.sources.index("vocals")}
@@ -334,6 +346,10 @@ class DemucsSeparator:
     def separate(self, audio: np.ndarray, stems: int, progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
         torch = self.torch
         names = stem_names(stems)
+        missing = [s for s in names if s not in ("instrumental", "other") and s not in self.sources]
+        if stems == 6 and missing:
+            raise ValueError(f"model {self.model_name!r} has no {' or '.join(missing)} source; 6 stems need "
+                             "a model with guitar and piano (htdemucs_6s)")
         x = np.ascontiguousarray(audio, dtype=np.float32)
         if x.ndim != 2 or x.shape[0] != 2:
             raise ValueError(f"audio must be (2, samples), got {x.shape}")
@@ -366,7 +382,7 @@ class DemucsSeparator:
             for i in members:
                 out = self._apply.apply_model(
                     self.bag.member(i), normed, shifts=self.shifts, split=True, overlap=self.overlap,
-                    callback=on_chunk, callback_arg={"model_idx_in_bag": i},
+                    callback=on_chunk, callback_arg={"model_idx_in_bag": i}, device=self.device,
                 )
                 for k, w in enumerate(weights[i]):
                     if w != 1.0:
@@ -385,10 +401,11 @@ class DemucsSeparator:
             est.mul_(std).add_(mean)
             vocals_idx = self.sources.index("vocals")
             result: dict[str, np.ndarray] = {}
-            if stems == 4:
-                named = {s: self.sources.index(s) for s in ("vocals", "drums", "bass") if s in self.sources}
+            if stems != 2:
+                wanted = [s for s in names if s != "other"]
+                named = {s: self.sources.index(s) for s in wanted if s in self.sources}
                 rest = [k for k in range(n_src) if k not in named.values()]
-                for s in ("vocals", "drums", "bass"):
+                for s in wanted:
                     result[s] = est[named[s]].numpy() if s in named else np.zeros_like(x)
                 result["other"] = self._sum(est, rest, x)
             else:
@@ -398,7 +415,7 @@ class DemucsSeparator:
                 else:
                     result["instrumental"] = (mix - est[vocals_idx]).numpy()
         _release_memory()
-        self.last_run = {"members": members, "chunks": done[0], "instrumental": (
+        self.last_run = {"members": members, "chunks": done[0], "device": self.device, "instrumental": (
             "sum of the other sources" if stems == 2 and complete else "mix - vocals" if stems == 2 else None)}
         if progress is not None:
             progress(1.0)
@@ -427,8 +444,9 @@ def create_engine(settings: Settings, model_name: str) -> DemucsSeparator:
     spec = model_store.get_spec(settings, chosen)
     if spec.engine != ENGINE_NAME:
         raise EngineUnavailable(f"model {chosen!r} is for engine {spec.engine!r}, not {ENGINE_NAME!r}")
+    device = resolve_device(settings.device, torch)  # DeviceUnavailable (a JobError): the job fails saying why
     _set_threads(torch, settings.torch_threads)
-    bag = load_bag(settings, spec)
+    bag = load_bag(settings, spec, device)
     _release_memory(force=True)  # the checkpoint buffers, before the heap starts serving activations
     _tune_malloc()
     return DemucsSeparator(bag, chosen, shifts=settings.neural_shifts, overlap=settings.neural_overlap,
@@ -454,15 +472,17 @@ RANDOM_PRESETS: dict[str, dict[str, tuple[str, dict]]] = {
     },
 }
 DEMUCS_SOURCES = ["drums", "bass", "other", "vocals"]
+SIX_SOURCES = [*DEMUCS_SOURCES, "guitar", "piano"]  # htdemucs_6s
 
 
-def build_random_model(kind: str = "htdemucs", preset: str = "tiny", seed: int = 0, **overrides):
-    """A demucs model with random weights (kind: htdemucs | hdemucs; preset: tiny | released)."""
+def build_random_model(kind: str = "htdemucs", preset: str = "tiny", seed: int = 0, sources=None, **overrides):
+    """A demucs model with random weights (kind: htdemucs | hdemucs; preset: tiny | released;
+    sources: default the 4 of htdemucs, SIX_SOURCES for an htdemucs_6s stand-in)."""
     torch, _, classes = _runtime()
     arch, kwargs = RANDOM_PRESETS[preset][kind]
     cls = {c.__name__: c for c in classes}[arch]
     torch.manual_seed(seed)
-    model = cls(list(DEMUCS_SOURCES), **{**kwargs, **overrides})
+    model = cls(list(sources or DEMUCS_SOURCES), **{**kwargs, **overrides})
     return model.eval()
 
 
@@ -489,7 +509,7 @@ def save_checkpoint(model, directory: Path, signature: str, half: bool = True) -
 
 
 def manifest_entry(files: list[Path], architecture: str, weights=None, segment=None, fallbacks=(),
-                   description: str = "custom checkpoint") -> dict:
+                   description: str = "custom checkpoint", sources=None) -> dict:
     """A manifest entry (see models_manifest.json) for checkpoint files written by save_checkpoint."""
     entries = []
     for path in files:
@@ -497,5 +517,5 @@ def manifest_entry(files: list[Path], architecture: str, weights=None, segment=N
         entries.append({"name": path.name, "url": path.resolve().as_uri(),
                         "sha256_prefix": path.stem.rsplit("-", 1)[-1]})
     return {"engine": ENGINE_NAME, "architecture": architecture, "title": description, "description": description,
-            "sources": list(DEMUCS_SOURCES), "sample_rate": 44100, "files": entries, "weights": weights,
+            "sources": list(sources or DEMUCS_SOURCES), "sample_rate": 44100, "files": entries, "weights": weights,
             "segment": segment, "fallbacks": list(fallbacks)}

@@ -241,6 +241,9 @@ def run_enhance(ctx: JobContext) -> dict:
         "engine": enhancer.name,
         "model": enhancer.model,
         "engine_note": choice.note,
+        # DeepFilterNet (its C library or onnxruntime's CPU provider) and RNNoise run no torch: DEVICE does not
+        # apply, they always run on the CPU.
+        "device": "cpu",
         "quality": choice.quality,
         "files": list(FILES),
         "sample_rate": out_rate,

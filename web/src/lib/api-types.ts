@@ -1024,6 +1024,11 @@ export interface components {
              */
             engine_note: string | null;
             /**
+             * Device
+             * @description Where the engine ran: cpu, cuda or mps (DEVICE), from the result of a stems or speech job; null until it is done and for other kinds.
+             */
+            device?: string | null;
+            /**
              * Error
              * @description A sentence when the job failed.
              */
@@ -1161,6 +1166,11 @@ export interface components {
              */
             engine_note: string | null;
             /**
+             * Device
+             * @description Where the engine ran: cpu, cuda or mps (DEVICE), from the result of a stems or speech job; null until it is done and for other kinds.
+             */
+            device?: string | null;
+            /**
              * Error
              * @description A sentence when the job failed.
              */
@@ -1246,6 +1256,11 @@ export interface components {
              * @description Why another engine ran than the one asked for, if so.
              */
             engine_note: string | null;
+            /**
+             * Device
+             * @description Where the engine ran: cpu, cuda or mps (DEVICE), from the result of a stems or speech job; null until it is done and for other kinds.
+             */
+            device?: string | null;
             /**
              * Error
              * @description A sentence when the job failed.
@@ -1415,6 +1430,11 @@ export interface components {
              * @description Why another engine ran than the one asked for, if so.
              */
             engine_note: string | null;
+            /**
+             * Device
+             * @description Where the engine ran: cpu, cuda or mps (DEVICE), from the result of a stems or speech job; null until it is done and for other kinds.
+             */
+            device?: string | null;
             /**
              * Error
              * @description A sentence when the job failed.
@@ -1809,6 +1829,11 @@ export interface components {
              */
             engine_note: string | null;
             /**
+             * Device
+             * @description Where the engine ran: cpu, cuda or mps (DEVICE), from the result of a stems or speech job; null until it is done and for other kinds.
+             */
+            device?: string | null;
+            /**
              * Error
              * @description A sentence when the job failed.
              */
@@ -1974,6 +1999,11 @@ export interface components {
              * @description Why another engine ran than the one asked for, if so.
              */
             engine_note: string | null;
+            /**
+             * Device
+             * @description Where the engine ran: cpu, cuda or mps (DEVICE), from the result of a stems or speech job; null until it is done and for other kinds.
+             */
+            device?: string | null;
             /**
              * Error
              * @description A sentence when the job failed.
@@ -2267,6 +2297,11 @@ export interface components {
              * @description Why another engine ran than the one asked for, if so.
              */
             engine_note: string | null;
+            /**
+             * Device
+             * @description Where the engine ran: cpu, cuda or mps (DEVICE), from the result of a stems or speech job; null until it is done and for other kinds.
+             */
+            device?: string | null;
             /**
              * Error
              * @description A sentence when the job failed.

@@ -38,6 +38,8 @@ class JobStatusPublic(BaseModel):
     queue_position: int | None = Field(description="1 = next to run; null once it left the queue.")
     engine: str | None
     engine_note: str | None = Field(description="Why another engine ran than the one asked for, if so.")
+    device: str | None = Field(None, description="Where the engine ran: cpu, cuda or mps (DEVICE), from the "
+                               "result of a stems or speech job; null until it is done and for other kinds.")
     error: str | None = Field(description="A sentence when the job failed.")
     params: dict[str, Any] = Field(description="The job's parameters (and the input's probed facts).")
     input_name: str | None
