@@ -334,3 +334,92 @@ def test_split_job_runs_neural_model_then_falls_back_without_it(tmp_path, model_
         result = status["result"]
         assert result["engine"] == "dsp"
         assert "htdemucs" in result["engine_note"] and "not installed" in result["engine_note"]
+
+
+def test_six_stems_end_to_end(tmp_path, model_files, monkeypatch):
+    """stems=6 through the API (real workers): htdemucs_6s runs, the status lists six stems, each one
+    downloads and the server export mixes all six; the CLI's --stems 6 writes six files. Without
+    htdemucs_6s (or in fast, which runs no neural model) the split is a 422 saying what to install."""
+    import io
+
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from audio_fixtures import make_song
+    from burntbeats.api.app import create_app
+    from burntbeats.cli import app as cli
+    from burntbeats.settings import get_settings
+
+    six_names = ["vocals", "drums", "bass", "guitar", "piano", "other"]
+    models_dir = _models_dir(tmp_path, model_files, ["htdemucs_6s"])
+    settings = make_settings(tmp_path, models_dir=models_dir, models_manifest=model_files["manifest"],
+                             torch_threads=1, job_concurrency=1)
+    song = tmp_path / "song.wav"
+    make_song(song, seconds=3.0)
+
+    def split(client, **form):
+        with open(song, "rb") as fh:
+            return client.post("/api/stems/split", files={"file": ("song.wav", fh, "audio/wav")}, data=form)
+
+    def read(client, url: str) -> np.ndarray:
+        resp = client.get(url)
+        assert resp.status_code == 200, resp.text
+        return sf.read(io.BytesIO(resp.content), dtype="float64", always_2d=True)[0]
+
+    with TestClient(create_app(settings)) as client:
+        modes = {(r["quality"], r["stems"]): r for r in client.get("/api/stems/modes").json()["modes"]}
+        assert (modes["balanced", 6]["engine"], modes["balanced", 6]["model"]) == ("demucs", "htdemucs_6s")
+        assert not modes["fast", 6]["available"] and "makes 2 or 4 stems, not 6" in modes["fast", 6]["note"]
+        fast = split(client, stems="6", quality="fast")
+        assert fast.status_code == 422 and "not 6" in fast.json()["detail"]
+
+        resp = split(client, stems="6", quality="balanced")
+        assert resp.status_code == 202, resp.text
+        body = resp.json()
+        status = wait_for(client, body["status_url"], body["job_token"])
+        assert status["status"] == "succeeded", status
+        result = status["result"]
+        assert (result["engine"], result["model"], result["engine_note"], result["device"]) == (
+            "demucs", "htdemucs_6s", None, "cpu")
+        assert result["stems"] == six_names and [s["id"] for s in status["stems"]] == six_names
+        stems = {s["id"]: read(client, s["url"]) for s in status["stems"]}
+        assert all(a.shape == stems["vocals"].shape and np.abs(a).max() > 0 for a in stems.values())
+
+        exp = client.post("/api/stems/server-export", json={
+            "job_id": body["job_id"], "job_token": body["job_token"], "format": "wav", "master_gain": 0.5,
+            "stems": {"guitar": {"gain": 2.0}, "drums": {"mute": True}}})
+        assert exp.status_code == 202, exp.text
+        done = wait_for(client, exp.json()["status_url"], exp.json()["job_token"])
+        assert done["status"] == "succeeded", done
+        assert done["result"]["gains"] == {"vocals": 1.0, "drums": 0.0, "bass": 1.0, "guitar": 2.0, "piano": 1.0,
+                                           "other": 1.0}
+        expected = 0.5 * (stems["vocals"] + stems["bass"] + 2.0 * stems["guitar"] + stems["piano"] + stems["other"])
+        np.testing.assert_allclose(read(client, done["url"]), np.clip(expected, -1, 1), atol=2.5e-4)
+
+        for path in models_dir.glob("*.th"):  # htdemucs_6s gone: refused at once, with how to install it
+            path.unlink()
+        missing = split(client, stems="6", quality="best")
+        assert missing.status_code == 422, missing.text
+        detail = missing.json()["detail"]
+        assert "'htdemucs_6s' is not installed" in detail and "burntbeats models download htdemucs_6s" in detail
+        bad = split(client, stems="3")
+        assert bad.status_code == 422 and "must be one of 2, 4, 6" in bad.json()["detail"]
+
+    # The CLI: --stems 6 with the model installed writes the six stems.
+    _models_dir(tmp_path, model_files, ["htdemucs_6s"])
+    for key, value in {"DATA_DIR": tmp_path / "cli-data", "MODELS_DIR": models_dir,
+                       "MODELS_MANIFEST": model_files["manifest"], "TORCH_THREADS": 1}.items():
+        monkeypatch.setenv(key, str(value))
+    get_settings.cache_clear()
+    try:
+        out = tmp_path / "out"
+        result = CliRunner().invoke(cli, ["separate", str(song), "--stems", "6", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        assert sorted(p.name for p in (out / "song").iterdir()) == sorted(f"{n}.wav" for n in six_names)
+        assert "htdemucs_6s" in result.output and "device: cpu" in result.output
+        for path in models_dir.glob("*.th"):
+            path.unlink()
+        result = CliRunner().invoke(cli, ["separate", str(song), "--stems", "6", "-o", str(tmp_path / "none")])
+        assert result.exit_code == 1 and "burntbeats models download htdemucs_6s" in " ".join(result.output.split())
+    finally:
+        get_settings.cache_clear()

@@ -38,7 +38,7 @@ def _table(settings) -> dict[tuple[str, int], object]:
 
 def test_no_weights(tmp_path):
     table = _table(make_settings(tmp_path))
-    assert set(table) == {(q, s) for q in ("fast", "balanced", "best") for s in (2, 4)}
+    assert set(table) == {(q, s) for q in ("fast", "balanced", "best") for s in (2, 4, 6)}
     for stems in (2, 4):
         fast = table["fast", stems]
         assert (fast.engine, fast.model, fast.note, fast.fallback) == ("dsp", "dsp-fast", None, False)
@@ -61,6 +61,28 @@ def test_demucs_weights_installed(tmp_path):
         assert (table["best", stems].engine, table["best", stems].model) == ("demucs", "htdemucs_ft")
         assert table["best", stems].label == "Best — Demucs htdemucs_ft" and table["best", stems].note is None
         assert table["fast", stems].engine == "dsp"  # fast never runs a neural model
+
+
+def test_six_stems_run_only_htdemucs_6s(tmp_path):
+    """6 stems: balanced and best ask for htdemucs_6s (the only 6-source model), with no fallback (the DSP
+    engine and the 4-source models have no guitar / piano); fast runs no neural model, so never 6 stems."""
+    settings = make_settings(tmp_path)
+    _install_stand_ins(settings, "htdemucs", "htdemucs_ft")
+    for quality in ("balanced", "best"):
+        plan = plan_route(quality, 6, settings)
+        assert not plan.available and plan.engine == "none" and plan.preferred == "Demucs htdemucs_6s"
+        assert "'htdemucs_6s' is not installed (run `burntbeats models download htdemucs_6s`)" in plan.note
+        assert "makes 2 or 4 stems, not 6" in plan.note
+    fast = plan_route("fast", 6, settings)
+    assert not fast.available and fast.label == "Fast — not available with 6 stems"
+    _install_stand_ins(settings, "htdemucs_6s")
+    for quality in ("balanced", "best"):
+        plan = plan_route(quality, 6, settings)
+        assert (plan.available, plan.engine, plan.model, plan.note) == (True, "demucs", "htdemucs_6s", None)
+        assert plan.label == f"{quality.capitalize()} — Demucs htdemucs_6s"
+        # 2 and 4 stems keep the mode's own model
+        assert plan_route(quality, 4, settings).model == {"balanced": "htdemucs", "best": "htdemucs_ft"}[quality]
+    assert not plan_route("fast", 6, settings).available
 
 
 def test_best_without_its_model_runs_the_best_installed_one(tmp_path):
@@ -103,7 +125,7 @@ def test_a_layout_no_engine_serves_is_reported_not_guessed(tmp_path, monkeypatch
     plan = plan_route("balanced", 3, settings)
     assert not plan.available and plan.engine == "none"
     assert "no guitar source" in plan.note and "makes 2 or 4 stems, not 3" in plan.note
-    assert len(plan_table(settings)) == 9
+    assert len(plan_table(settings)) == 12
     with pytest.raises(Exception, match="No engine of this install can make 3 stems"):
         select_engine("balanced", 3, settings)
     with pytest.raises(ValueError, match="stems must be one of"):
@@ -121,7 +143,7 @@ def test_planning_loads_no_model(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(SRC), "PATH": "/usr/bin:/bin"}).stdout
-    assert json.loads(out) == [6, False, False]
+    assert json.loads(out) == [9, False, False]
 
 
 def test_modes_endpoint(tmp_path):
@@ -134,9 +156,10 @@ def test_modes_endpoint(tmp_path):
         body = resp.json()
         assert body["default_quality"] == "balanced"
         assert body["layouts"] == [{"stems": 2, "names": ["vocals", "instrumental"]},
-                                   {"stems": 4, "names": ["vocals", "drums", "bass", "other"]}]
+                                   {"stems": 4, "names": ["vocals", "drums", "bass", "other"]},
+                                   {"stems": 6, "names": ["vocals", "drums", "bass", "guitar", "piano", "other"]}]
         rows = {(r["quality"], r["stems"]): r for r in body["modes"]}
-        assert len(rows) == 6 == len(body["modes"])
+        assert len(rows) == 9 == len(body["modes"])
         assert rows["fast", 2] == {"quality": "fast", "title": "Fast", "stems": 2, "available": True, "engine": "dsp",
                                    "model": "dsp-fast", "label": "Fast — DSP engine (built in)", "note": None,
                                    "preferred": "DSP engine (built in)", "fallback": False}

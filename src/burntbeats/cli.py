@@ -53,7 +53,8 @@ def serve(
 @app.command()
 def separate(
     input_file: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, opus, mp3, m4a, aac)."),
-    stems: int = typer.Option(2, "--stems", "-s", help="2 (vocals, instrumental) or 4 (vocals, drums, bass, other)."),
+    stems: int = typer.Option(2, "--stems", "-s", help="2 (vocals, instrumental), 4 (vocals, drums, bass, other) "
+                              "or 6 (vocals, drums, bass, guitar, piano, other: needs the htdemucs_6s model)."),
     quality: str = typer.Option("balanced", "--quality", "-q", help="fast | balanced | best"),
     output_dir: Path = typer.Option(Path("separated"), "--output", "-o", help="Stems go to OUTPUT/<song name>/."),
     fmt: str = typer.Option("wav", "--format", "-f", help="wav | flac | mp3"),
@@ -62,8 +63,8 @@ def separate(
     from burntbeats.audio import transcode
 
     check_input(input_file)
-    if stems not in (2, 4):
-        raise typer.BadParameter("must be 2 or 4", param_hint="--stems")
+    if stems not in (2, 4, 6):
+        raise typer.BadParameter("must be 2, 4 or 6", param_hint="--stems")
     if quality not in ("fast", "balanced", "best"):
         raise typer.BadParameter("must be fast, balanced or best", param_hint="--quality")
     if fmt not in ("wav", "flac", "mp3"):

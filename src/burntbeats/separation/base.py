@@ -22,7 +22,7 @@ FOUR_STEMS = ("vocals", "drums", "bass", "other")
 SIX_STEMS = ("vocals", "drums", "bass", "guitar", "piano", "other")
 # Stem count -> stem names, in the order jobs list them. The routing table (separation.routing)
 # and GET /api/stems/modes have one row per mode and per layout here.
-STEM_LAYOUTS: dict[int, tuple[str, ...]] = {2: TWO_STEMS, 4: FOUR_STEMS}
+STEM_LAYOUTS: dict[int, tuple[str, ...]] = {2: TWO_STEMS, 4: FOUR_STEMS, 6: SIX_STEMS}
 
 # progress(fraction_done_in_this_call: float in [0, 1])
 ProgressFn = Callable[[float], None]

@@ -7,7 +7,7 @@ import shutil
 from burntbeats.audio import decode_to_wav, transcode
 from burntbeats.jobs.context import JobContext, JobError
 from burntbeats.separation.apply import separate_file
-from burntbeats.separation.base import STEMS_SUBDIR, stem_names
+from burntbeats.separation.base import STEMS_SUBDIR, EngineUnavailable, stem_names
 from burntbeats.separation.engines import select_engine
 from burntbeats.separation.playback import write_stem_playback
 
@@ -19,7 +19,10 @@ def run_split(ctx: JobContext) -> dict:
     if ctx.input_path is None:
         raise JobError("This job has no input audio (its files may have expired).")
 
-    engine, info = select_engine(quality, stems, ctx.settings)
+    try:
+        engine, info = select_engine(quality, stems, ctx.settings)
+    except EngineUnavailable as exc:  # no engine of this install makes this layout (6 stems without htdemucs_6s)
+        raise JobError(str(exc)) from None
     work = ctx.job_dir / "work"
     work.mkdir(exist_ok=True)
     decoded = work / "decoded.wav"

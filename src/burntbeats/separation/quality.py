@@ -63,6 +63,7 @@ QUALITY_MODES: dict[str, dict] = {
         "title": "Balanced",
         "route": ["demucs", "dsp"],
         "neural_model": "htdemucs",
+        "neural_models": {6: "htdemucs_6s"},  # the only 6-source model; no other engine makes 6 stems
         "dsp": _BALANCED_DSP,
     },
     # Same DSP settings as balanced: on the benchmark a second Wiener pass (or longer
@@ -72,6 +73,7 @@ QUALITY_MODES: dict[str, dict] = {
         "title": "Best",
         "route": ["demucs", "dsp"],
         "neural_model": "htdemucs_ft",
+        "neural_models": {6: "htdemucs_6s"},
         "dsp": dict(_BALANCED_DSP),
     },
 }

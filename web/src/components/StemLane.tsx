@@ -7,6 +7,8 @@ export const STEM_COLOURS: Record<string, string> = {
   instrumental: "#b07cf0",
   drums: "#f7d038",
   bass: "#4d8cf4",
+  guitar: "#f04d6a",
+  piano: "#3dd6d0",
   other: "#5ad25a",
 };
 

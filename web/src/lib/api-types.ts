@@ -64,7 +64,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Upload a song and split it into 2 or 4 stems */
+        /** Upload a song and split it into 2, 4 or 6 stems */
         post: operations["stems_split_api_stems_split_post"];
         delete?: never;
         options?: never;
@@ -2247,7 +2247,7 @@ export interface components {
         StemsSplitForm: {
             /**
              * Stems
-             * @description 2 = vocals + instrumental, 4 = vocals, drums, bass, other.
+             * @description 2 = vocals + instrumental, 4 = vocals, drums, bass, other, 6 = vocals, drums, bass, guitar, piano, other (needs the htdemucs_6s model installed, else 422).
              * @default 2
              */
             stems: number;

@@ -17,6 +17,21 @@ import {
 
 const names = ["vocals", "drums", "bass", "other"];
 
+describe("six stems (htdemucs_6s)", () => {
+  const six = ["vocals", "drums", "bass", "guitar", "piano", "other"];
+
+  it("gives every stem a lane setting, mixes and exports all six", () => {
+    let mix = toggleSolo(defaultMix(six), "guitar");
+    mix = toggleSolo(mix, "piano");
+    expect(Object.keys(mix.stems)).toEqual(six);
+    expect(effectiveGains(mix.stems)).toEqual({ vocals: 0, drums: 0, bass: 0, guitar: 1, piano: 1, other: 0 });
+    const stems = Object.fromEntries(six.map((n, i) => [n, [new Float32Array([i + 1]), new Float32Array([i + 1])]]));
+    const [l] = mixSamples(stems, mix);
+    expect(l[0]).toBeCloseTo(4 + 5, 5); // guitar (4) + piano (5), centred: equal power per side = unchanged
+    expect(Object.keys(serverExportBody("j", "t", "wav", mix).stems)).toEqual(six);
+  });
+});
+
 describe("solo / mute", () => {
   it("plays every stem at its gain by default", () => {
     const mix = updateStem(defaultMix(names), "bass", { gain: 0.5 });

@@ -15,14 +15,17 @@ MODEL_FILE_FIELDS = ("name", "url", "sha256_prefix", "present", "size_bytes")
 def _quality_rows(settings) -> tuple[list[dict], dict[str, list[str]]]:
     """What each quality mode runs now with 2 stems (the routing table, separation.routing; nothing is
     loaded), and model name -> modes that ask for it. GET /api/stems/modes has every stem count."""
+    from burntbeats.separation.base import STEM_LAYOUTS
     from burntbeats.separation.quality import QUALITY_MODES, preferred_model
     from burntbeats.separation.routing import plan_route
 
     rows, used = [], {}
     for quality in QUALITY_MODES:
+        for stems in STEM_LAYOUTS:  # htdemucs_6s is asked for by 6-stem jobs only
+            asked = preferred_model(quality, stems)
+            if asked and quality not in used.setdefault(asked, []):
+                used[asked].append(quality)
         wanted = preferred_model(quality, 2)
-        if wanted:
-            used.setdefault(wanted, []).append(quality)
         plan = plan_route(quality, 2, settings)
         rows.append({"quality": quality, "neural_model": wanted, "engine": plan.engine, "model": plan.model,
                      "note": plan.note})

@@ -1,7 +1,7 @@
 """Request bodies: form models for stems and speech uploads, the server-export JSON body.
 
 Form fields arrive as text; each validator accepts what the old handlers accepted (case and spaces
-ignored) and a bad value is a 422 naming the field: "Invalid request. stems: must be one of 2, 4 (got '3')."
+ignored) and a bad value is a 422 naming the field: "Invalid request. stems: must be one of 2, 4, 6 (got '3')."
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from burntbeats.jobs.context import JobError
+from burntbeats.separation.base import STEM_LAYOUTS
 from burntbeats.separation.mixdown import MAX_GAIN
 from burntbeats.speech.job import parse_params
 
@@ -31,14 +32,16 @@ def choose(value: Any, choices: tuple) -> Any:
 
 
 class StemsSplitForm(BaseModel):
-    stems: int = Field(2, description="2 = vocals + instrumental, 4 = vocals, drums, bass, other.")
+    stems: int = Field(2, description="2 = vocals + instrumental, 4 = vocals, drums, bass, other, 6 = vocals, "
+                       "drums, bass, guitar, piano, other (needs the htdemucs_6s model installed, else 422).")
     quality: str = Field("balanced", description="fast | balanced | best")
     bit_depth: int = Field(16, description="Bit depth of the WAV stems: 16 or 24.")
 
     @field_validator("stems", "quality", "bit_depth", mode="before")
     @classmethod
     def _choice(cls, value: Any, info: ValidationInfo) -> Any:
-        return choose(value, {"stems": (2, 4), "quality": QUALITIES, "bit_depth": (16, 24)}[info.field_name])
+        choices = {"stems": tuple(STEM_LAYOUTS), "quality": QUALITIES, "bit_depth": (16, 24)}
+        return choose(value, choices[info.field_name])
 
 
 class StemsExpandForm(BaseModel):
