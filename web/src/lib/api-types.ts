@@ -2065,7 +2065,7 @@ export interface components {
         StemFilePublic: {
             /**
              * Id
-             * @description The stem's name: vocals, instrumental, drums, bass, other.
+             * @description The stem's name: vocals, instrumental, drums, bass, guitar, piano, other.
              */
             id: string;
             /**

@@ -65,7 +65,7 @@ class JobCancelledPublic(BaseModel):
 
 
 class StemFilePublic(BaseModel):
-    id: str = Field(description="The stem's name: vocals, instrumental, drums, bass, other.")
+    id: str = Field(description="The stem's name: vocals, instrumental, drums, bass, guitar, piano, other.")
     url: str = Field(description="The WAV.")
     urls: Urls
     playback_url: str = Field(description="Its playback rendition and waveform peaks (StemPlaybackPublic).")
