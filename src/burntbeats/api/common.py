@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException, UploadFile
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -72,8 +73,9 @@ def accepted(state: AppState, job: Job, status_url: str) -> dict:
     return {"job_id": job.id, "job_token": job_token(state, job.id), "status": job.status, "status_url": status_url}
 
 
-def status_payload(session: Session, job: Job) -> dict[str, Any]:
-    """The fields every job status has; kind-specific routers add their own (stems, notes, ...)."""
+def status_payload(session: Session, job: Job | Row) -> dict[str, Any]:
+    """The fields every job status has; kind-specific routers add their own (stems, notes, ...). `job` is the
+    ORM object or its row (`access.find_job_row`): only attributes are read."""
     result = job.result or {}
     return {
         "job_id": job.id,

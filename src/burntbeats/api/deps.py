@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Header, Query, Request
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -83,14 +84,16 @@ def job_access(kind: str | None = None) -> Callable[..., Job]:
 
 
 async def read_job(request: Request, job_id: str, token: str | None, kind: str | None,
-                   read: Callable[[Session, Job], T]) -> T:
+                   read: Callable[[Session, Row], T]) -> T:
     """`read(session, job)` for the job `job_access` would give, in ONE worker-thread call (lookup, token
     check and `read` together) from an `async def` route: for the hottest polls, where job_access's own
     thread hop, the sync route's and the response validation's (FastAPI validates a sync route's answer in
-    a thread too) cost more CPU than the work. `read` must only read: the session closes on return."""
+    a thread too) cost more CPU than the work. `job` is the job's row (`access.find_job_row`: its columns
+    under the model's attribute names, read-only); `read` must only read: the session closes on return."""
 
     def run(session: Session) -> T:
-        return read(session, access.find_job(session, request.app.state.burntbeats.secret, job_id, token, kind))
+        return read(session, access.find_job_row(session, request.app.state.burntbeats.secret, job_id, token,
+                                                 kind))
 
     async with request_session(request) as session:
         return await run_in_threadpool(run, session)

@@ -7,7 +7,7 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from burntbeats.models import LOCAL_USER_ID, Job, JobStatus, User, utcnow
@@ -55,7 +55,7 @@ def create_job(
     return job
 
 
-def queue_position(session: Session, job: Job) -> int | None:
+def queue_position(session: Session, job: Job | Row) -> int | None:
     """1 = next to run. None once the job has left the queue."""
     if job.status != JobStatus.QUEUED:
         return None
