@@ -52,6 +52,27 @@ def test_over_size_limit_is_413(client):
     _assert_error(_post(client, "big.wav", big), 413)
 
 
+def test_limits_endpoint_states_the_enforced_limits(tmp_path):
+    """GET /api/limits (what the web app shows before an upload) answers the limits the uploads are held to."""
+    from fastapi.testclient import TestClient
+
+    from burntbeats.api.app import create_app
+    from conftest import make_settings
+
+    settings = make_settings(tmp_path, max_upload_mb=3, speech_max_upload_mb=2, max_duration_s=90,
+                             midi_max_batch_items=5, job_retention_hours=6)
+    with TestClient(create_app(settings)) as client:
+        limits = client.get("/api/limits").json()
+        assert limits == {"max_upload_mb": 3, "speech_max_upload_mb": 2, "max_duration_s": 90.0,
+                          "midi_max_batch_items": 5, "job_retention_hours": 6.0}
+        assert "3 MB" in _assert_error(_post(client, "big.wav", b"\0" * (4 * 1024 * 1024)), 413)
+        speech = client.post("/api/speech/enhance", files={"file": ("v.wav", b"\0" * (3 * 1024 * 1024), "audio/wav")})
+        assert "2 MB" in _assert_error(speech, 413)
+        path = tmp_path / "long.wav"
+        sf.write(path, np.zeros(8000 * 95, dtype=np.int16), 8000)  # 95 s > 90 s
+        assert "90" in _assert_error(_post(client, "long.wav", path.read_bytes()), 422)
+
+
 def test_over_size_limit_chunked_is_413(client):
     boundary = "xyzBOUNDARY"
 

@@ -93,12 +93,18 @@ def test_stereo_keep_and_48k_output(tmp_path):
     assert 0.35 < ratio < 0.7
 
 
-def test_short_input_and_mono_default(tmp_path):
+def test_short_input_and_channel_defaults(tmp_path):
+    """The default keeps stereo as stereo (and mono as mono); channels=mono down-mixes."""
     sr = 16000
     x = (0.1 * np.random.default_rng(0).standard_normal((777, 2))).astype(np.float32)  # < 50 ms, stereo
-    result, out = run_job(tmp_path, x, sr, {"engine": "fast"}, subtype="PCM_16")
+    result, out = run_job(tmp_path / "keep", x, sr, {"engine": "fast"}, subtype="PCM_16")
     info = sf.info(str(out / "enhanced.wav"))
-    assert (info.samplerate, info.channels, info.frames) == (sr, 1, 777)
+    assert (info.samplerate, info.channels, info.frames) == (sr, 2, 777)
+    assert result["channels"] == 2
+    result, out = run_job(tmp_path / "mono", x, sr, {"engine": "fast", "channels": "mono"}, subtype="PCM_16")
+    assert (sf.info(str(out / "enhanced.wav")).channels, result["channels"]) == (1, 1)
+    result, out = run_job(tmp_path / "in-mono", x[:, 0], sr, {"engine": "fast"}, subtype="PCM_16")
+    assert (sf.info(str(out / "enhanced.wav")).channels, result["channels"]) == (1, 1)
 
 
 def test_loudness_normalisation_and_peak_ceiling(tmp_path):

@@ -2,7 +2,8 @@
 // headless Chromium (Debian's /usr/bin/chromium through playwright-core; no browser download).
 
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -145,8 +146,52 @@ async function launchChromium() {
 }
 
 export function screenshotPath(name) {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  return join(SCREENSHOTS, name);
+  const path = join(SCREENSHOTS, name);
+  mkdirSync(dirname(path), { recursive: true });
+  return path;
+}
+
+/** The phone and desktop sizes every page is checked at (the phone one with touch, as a phone has). */
+export const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 1 };
+export const DESKTOP = { viewport: { width: 1440, height: 900 } };
+
+let axeSource;
+/**
+ * Run axe-core (the npm package, injected over the DevTools protocol, so the page's CSP stays as it is)
+ * on the page; resolves with its serious and critical violations, each as "rule: target (summary)".
+ */
+export async function axeViolations(page) {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) {
+    await page.evaluate(`(() => { ${axeSource}\n })()`);
+  }
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .flatMap((v) => v.nodes.map((n) => `${v.id} (${v.impact}): ${n.target.join(" ")} — ${n.failureSummary?.split("\n").slice(0, 2).join(" ")}`));
+}
+
+/**
+ * A screenshot of the whole page. Playwright's fullPage capture drops the touch emulation while it captures
+ * (a phone page would be drawn with mouse-sized controls), so the viewport is made as tall as the page instead.
+ */
+export async function pageShot(page, name) {
+  const size = page.viewportSize();
+  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  if (height > size.height) await page.setViewportSize({ width: size.width, height });
+  try {
+    await page.screenshot({ path: screenshotPath(name) });
+  } finally {
+    if (height > size.height) await page.setViewportSize(size);
+  }
+}
+
+/** How far the document scrolls sideways (0 = not at all): the layout viewport against everything on the page. */
+export function sideScroll(page) {
+  return page.evaluate(() => {
+    const doc = document.documentElement;
+    return Math.max(doc.scrollWidth, document.body.scrollWidth) - doc.clientWidth;
+  });
 }
 
 export function tempFile(name, bytes) {

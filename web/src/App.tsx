@@ -32,18 +32,20 @@ export function App() {
         <Link href="/" className="brand">
           <img src="/favicon.svg" alt="" width={22} height={22} /> Burnt Beats
         </Link>
-        <nav>
+        <nav aria-label="Main">
           {NAV.map((n) => (
             <Link key={n.href} href={n.href} className={active(n.href) ? "active" : ""}>
               {n.label}
             </Link>
           ))}
         </nav>
-        <a className="docs-link" href="/docs" target="_blank" rel="noreferrer">
-          API
-        </a>
       </header>
       <main>{page}</main>
+      <footer className="footer">
+        <a href="/docs" target="_blank" rel="noreferrer" data-testid="api-docs-link">
+          API documentation
+        </a>
+      </footer>
     </div>
   );
 }

@@ -56,8 +56,10 @@ ROUTERS = [
     "burntbeats.api.routes.stems_export",
     "burntbeats.api.routes.models",
     "burntbeats.api.routes.auth",
+    "burntbeats.api.routes.limits",
 ]
-OPEN_ROUTERS = frozenset({"burntbeats.api.routes.models", "burntbeats.api.routes.auth"})
+OPEN_ROUTERS = frozenset({"burntbeats.api.routes.models", "burntbeats.api.routes.auth",
+                          "burntbeats.api.routes.limits"})
 
 _REPO_WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
 _PACKAGED_WEB_DIST = Path(__file__).resolve().parents[1] / "web_dist"

@@ -36,6 +36,7 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "POST /api/jobs/{job_id}/cancel": JOB | {409},
     "GET /api/models": frozenset(),
     "GET /api/stems/modes": frozenset(),
+    "GET /api/limits": frozenset(),
     "POST /api/stems/split": UPLOAD | QUEUE,
     "GET /api/stems/status/{job_id}": JOB,
     "GET /api/stems/file/{job_id}/{filename}": FINISHED,
@@ -116,10 +117,10 @@ _UNSAFE_METHODS = ("post", "put", "patch", "delete")
 
 
 # Operations that never open a database session (every other /api/ route may answer 503: api/database.py).
-WITHOUT_DATABASE = frozenset({"GET /api/models"})
+WITHOUT_DATABASE = frozenset({"GET /api/models", "GET /api/limits"})
 # Operations that never look at the caller; every other /api/ route may answer 401 (no or bad credentials under
 # AUTH_REQUIRED) and 403 (a disabled account, a cookie change without its CSRF token): api/auth.py.
-WITHOUT_CALLER = frozenset({"GET /api/models"})
+WITHOUT_CALLER = frozenset({"GET /api/models", "GET /api/limits"})
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
 
 

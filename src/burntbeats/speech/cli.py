@@ -27,7 +27,7 @@ def enhance(
         help="Attenuation limit in dB (1-100); e.g. 18 keeps a little room tone; 100 = no limit. "
              "Default: none for balanced/best, 15 for fast."),
     sample_rate: str = typer.Option("original", "--sample-rate", help="original | 48000"),
-    channels: str = typer.Option("mono", "--channels", help="mono | keep"),
+    channels: str = typer.Option("keep", "--channels", help="keep (stereo stays stereo) | mono (down-mix)"),
     loudness: float | None = typer.Option(
         None, "--loudness", help="Normalise to this loudness in LUFS (e.g. -16 podcast, -23 broadcast)."),
     highpass: float | None = typer.Option(None, "--highpass", help="Rumble high-pass cut-off in Hz (e.g. 80)."),

@@ -43,7 +43,7 @@ class EnhanceParams:
     engine: str = "balanced"  # fast | balanced | best (engine names accepted, normalised)
     atten_limit_db: float | None = None
     sample_rate: str = "original"  # "original" | "48000"
-    channels: str = "mono"  # "mono" | "keep"
+    channels: str = "keep"  # "keep" (mono stays mono, stereo stays stereo) | "mono" (down-mix)
     loudness_lufs: float | None = None
     highpass_hz: float | None = None
     bit_depth: int = 16
@@ -76,7 +76,7 @@ def parse_params(params: dict) -> EnhanceParams:
         rate = "48000"
     if rate not in OUTPUT_RATES:
         raise JobError("sample_rate must be 'original' or 48000.")
-    channels = str(params.get("channels") or "mono").lower()
+    channels = str(params.get("channels") or "keep").lower()
     if channels not in CHANNEL_MODES:
         raise JobError("channels must be 'mono' or 'keep'.")
     hp = _opt_float(params, "highpass_hz", 0.0, HIGHPASS_RANGE[1], "The high-pass frequency (Hz)")

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useRef, useState, type KeyboardEvent, type PointerEvent } from "react";
 import {
   cells,
   COLS,
@@ -54,19 +54,12 @@ export function GamePanel() {
     panel.current?.focus();
   };
 
+  const act = (action: (g: GameState) => GameState) => setGame((g) => (g && !g.over ? action(g) : g));
+
   const onKey = (e: KeyboardEvent<HTMLDivElement>) => {
-    const map: Record<string, (g: GameState) => GameState> = {
-      ArrowLeft: (g) => move(g, -1),
-      ArrowRight: (g) => move(g, 1),
-      ArrowDown: softDrop,
-      ArrowUp: (g) => rotate(g, 1),
-      z: (g) => rotate(g, -1),
-      Z: (g) => rotate(g, -1),
-      x: (g) => rotate(g, 1),
-      X: (g) => rotate(g, 1),
-      " ": hardDrop,
-    };
-    const action = map[e.key];
+    // Enter / space on one of the touch buttons press that button.
+    if (e.target instanceof HTMLButtonElement && (e.key === "Enter" || e.key === " ")) return;
+    const action = KEYS[e.key];
     if (e.key === "Enter" && (!game || game.over)) {
       e.preventDefault();
       start();
@@ -76,7 +69,13 @@ export function GamePanel() {
     // Keys used by the game never reach the mixer or scroll the page.
     e.preventDefault();
     e.stopPropagation();
-    if (game && !game.over) setGame(action(game));
+    act(action);
+  };
+
+  // A touch button keeps the focus on the panel (so the game keeps running and its keys keep working).
+  const keepFocus = (e: PointerEvent<HTMLButtonElement>) => {
+    e.preventDefault();
+    if (!panel.current?.contains(document.activeElement)) panel.current?.focus();
   };
 
   return (
@@ -87,14 +86,18 @@ export function GamePanel() {
         tabIndex={0}
         data-keyscope="game"
         data-testid="game-panel"
+        role="group"
+        aria-label="Block game board: arrow keys move, up rotates, space drops"
         onKeyDown={onKey}
         onFocus={() => setFocused(true)}
-        onBlur={() => setFocused(false)}
+        onBlur={(e) => {
+          if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setFocused(false);
+        }}
       >
-        <canvas ref={board} width={COLS * CELL} height={ROWS * CELL} className="game-board" />
+        <canvas ref={board} width={COLS * CELL} height={ROWS * CELL} className="game-board" role="img" aria-label={describe(game)} />
         <div className="game-side">
           <h4>Blocks</h4>
-          <canvas ref={preview} width={4 * CELL} height={3 * CELL} className="game-next" />
+          <canvas ref={preview} width={4 * CELL} height={3 * CELL} className="game-next" role="img" aria-label={game ? `Next piece: ${game.next}` : "Next piece"} />
           <dl>
             <dt>Score</dt>
             <dd data-testid="game-score">{game?.score ?? 0}</dd>
@@ -110,13 +113,59 @@ export function GamePanel() {
               {game?.over ? "Play again" : "Play"}
             </button>
           )}
-          {game && !game.over && !focused && <small className="muted">Paused — click the board</small>}
+          {game && !game.over && !focused && <small className="muted">Paused — tap the board or a button</small>}
           {game?.over && <small>Game over</small>}
-          <small className="muted">← → move · ↑/X rotate · Z back · ↓ soft · space drop</small>
+          <small className="muted game-keys">← → move · ↑/X rotate · Z back · ↓ soft · space drop</small>
+        </div>
+        <div className="game-pad" role="group" aria-label="Game controls">
+          {PAD.map((b) => (
+            <button
+              key={b.label}
+              type="button"
+              aria-label={b.label}
+              title={b.label}
+              disabled={!game || game.over}
+              data-testid={`game-${b.id}`}
+              onPointerDown={keepFocus}
+              onClick={() => act(b.action)}
+            >
+              {b.icon}
+            </button>
+          ))}
         </div>
       </div>
     </section>
   );
+}
+
+const KEYS: Record<string, (g: GameState) => GameState> = {
+  ArrowLeft: (g) => move(g, -1),
+  ArrowRight: (g) => move(g, 1),
+  ArrowDown: softDrop,
+  ArrowUp: (g) => rotate(g, 1),
+  z: (g) => rotate(g, -1),
+  Z: (g) => rotate(g, -1),
+  x: (g) => rotate(g, 1),
+  X: (g) => rotate(g, 1),
+  " ": hardDrop,
+};
+
+/** The touch / pointer / screen-reader controls: the same moves as the keys. */
+const PAD: { id: string; label: string; icon: string; action: (g: GameState) => GameState }[] = [
+  { id: "left", label: "Move left", icon: "◀", action: KEYS.ArrowLeft },
+  { id: "rotate", label: "Rotate", icon: "⟳", action: KEYS.ArrowUp },
+  { id: "right", label: "Move right", icon: "▶", action: KEYS.ArrowRight },
+  { id: "down", label: "Soft drop", icon: "▼", action: KEYS.ArrowDown },
+  { id: "drop", label: "Hard drop", icon: "⤓", action: KEYS[" "] },
+];
+
+/** The board in words, for screen readers (the canvas is an image). */
+function describe(game: GameState | null): string {
+  if (!game) return "Block game board, not started";
+  if (game.over) return `Game over, score ${game.score}`;
+  const cols = cells(game.piece).map(([, c]) => c);
+  const filled = game.board.filter((row) => row.some((v) => v)).length;
+  return `${game.piece.type} piece at columns ${Math.min(...cols) + 1} to ${Math.max(...cols) + 1}; ${filled} of ${ROWS} rows hold blocks; score ${game.score}`;
 }
 
 function draw(canvas: HTMLCanvasElement | null, next: HTMLCanvasElement | null, game: GameState | null) {

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import { saveNotes, type MidiStatus } from "../lib/midiApi";
 import {
+  applyEdit,
   commit,
   deleteNotes,
   fromServer,
@@ -12,11 +13,25 @@ import {
   toServer,
   undo,
   type History,
+  type NoteEdit,
   type RollState,
 } from "../lib/pianoRoll";
 import { playNotes, previewPitch, type SynthPlayback } from "../lib/synth";
 import { ErrorText } from "./ErrorText";
-import { PianoRoll } from "./PianoRoll";
+import { NoteTable } from "./NoteTable";
+import { MAX_PX_PER_SEC, MIN_PX_PER_SEC, PianoRoll } from "./PianoRoll";
+
+/** Step edits of the selected notes as buttons (touch and pointer users; the keys do the same). */
+const EDIT_BUTTONS: { edit: NoteEdit; icon: string; label: string }[] = [
+  { edit: "pitch-down", icon: "♭", label: "Down a semitone" },
+  { edit: "pitch-up", icon: "♯", label: "Up a semitone" },
+  { edit: "octave-down", icon: "⇊", label: "Down an octave" },
+  { edit: "octave-up", icon: "⇈", label: "Up an octave" },
+  { edit: "earlier", icon: "◀", label: "Earlier by one step" },
+  { edit: "later", icon: "▶", label: "Later by one step" },
+  { edit: "shorter", icon: "⇤", label: "Shorter by one step" },
+  { edit: "longer", icon: "⇥", label: "Longer by one step" },
+];
 
 interface Props {
   job: MidiStatus;
@@ -55,6 +70,8 @@ export function MidiEditor({ job, token, onSaved }: Props) {
   const tempo = Number(job.settings?.midi_tempo ?? 120) || 120;
   const beatS = 60 / tempo;
   const grid = GRIDS[gridIdx].beats * beatS;
+  const step = grid > 0 ? grid : 0.05;
+  const zoom = (px: number) => setPxPerSec(Math.min(MAX_PX_PER_SEC, Math.max(MIN_PX_PER_SEC, px)));
   const dirty = notesChanged(state, saved);
   const duration = Number((job.result as { duration_s?: number } | null)?.duration_s ?? 0);
   const selectedNotes = state.notes.filter((n) => state.selected.includes(n.id));
@@ -180,10 +197,10 @@ export function MidiEditor({ job, token, onSaved }: Props) {
           </select>
         </label>
         <span className="muted">Zoom</span>
-        <button type="button" className="btn-small" onClick={() => setPxPerSec((p) => Math.max(30, p / 1.5))} aria-label="Zoom out">
+        <button type="button" className="btn-small" onClick={() => zoom(pxPerSec / 1.5)} aria-label="Zoom out" data-testid="zoom-out">
           −
         </button>
-        <button type="button" className="btn-small" onClick={() => setPxPerSec((p) => Math.min(800, p * 1.5))} aria-label="Zoom in">
+        <button type="button" className="btn-small" onClick={() => zoom(pxPerSec * 1.5)} aria-label="Zoom in" data-testid="zoom-in">
           +
         </button>
         <button type="button" className="btn-primary" onClick={() => void save()} disabled={!dirty || saving} data-testid="save-notes" title="Save (Ctrl+S)">
@@ -201,7 +218,25 @@ export function MidiEditor({ job, token, onSaved }: Props) {
           {savedNote}
         </p>
       )}
+      <div className="roll-toolbar" role="group" aria-label="Edit the selected notes" data-testid="note-edit-buttons">
+        <span className="muted">Selected</span>
+        {EDIT_BUTTONS.map((b) => (
+          <button
+            key={b.edit}
+            type="button"
+            className="btn-small"
+            aria-label={b.label}
+            title={b.label}
+            disabled={!state.selected.length}
+            data-testid={`edit-${b.edit}`}
+            onClick={() => onCommit(applyEdit(state, state.selected, b.edit, step))}
+          >
+            {b.icon}
+          </button>
+        ))}
+      </div>
       <PianoRoll
+        onZoom={zoom}
         state={state}
         onCommit={onCommit}
         onReplace={onReplace}
@@ -215,9 +250,11 @@ export function MidiEditor({ job, token, onSaved }: Props) {
       />
       <p className="muted hint">
         Drag a note to move it (snaps to the grid), drag its right edge to resize, double-click empty space to add, drag on empty space to
-        select several, Delete to remove, arrows to nudge (Shift+↑/↓ = octave), Ctrl+Z / Ctrl+Shift+Z undo / redo, space to play.{" "}
+        select several, Delete to remove, arrows to nudge (Shift+↑/↓ = octave), [ / ] shorter / longer, Ctrl+Z / Ctrl+Shift+Z undo / redo,
+        space to play. On a touch screen: tap a note to select it, the buttons above edit it, one finger scrolls, two fingers zoom.{" "}
         {state.notes.length} notes{state.selected.length ? `, ${state.selected.length} selected` : ""}.
       </p>
+      <NoteTable state={state} onCommit={onCommit} onReplace={onReplace} step={step} onPreviewPitch={preview} />
     </div>
   );
 }

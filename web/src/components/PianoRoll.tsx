@@ -1,6 +1,8 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent, type PointerEvent } from "react";
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent, type PointerEvent } from "react";
 import {
   addNote,
+  applyEdit,
+  editForKey,
   hitTest,
   isBlackKey,
   moveNotes,
@@ -15,7 +17,6 @@ import {
   timeToX,
   xToTime,
   yToPitch,
-  deleteNotes,
   type Note,
   type RollState,
   type RollView,
@@ -37,7 +38,12 @@ interface Props {
   pxPerSec: number;
   duration: number;
   onPreviewPitch?: (pitch: number) => void;
+  /** Two-finger pinch on the roll asks for this zoom (pixels per second). */
+  onZoom?: (pxPerSec: number) => void;
 }
+
+export const MIN_PX_PER_SEC = 30;
+export const MAX_PX_PER_SEC = 800;
 
 const ROW = 12;
 const KEYS = 46;
@@ -60,8 +66,9 @@ declare global {
 }
 
 /** Canvas piano roll: select, move, resize, add (double-click) and delete notes; playhead. */
-export function PianoRoll({ state, onCommit, onReplace, playhead, playing, grid, beatS, pxPerSec, duration, onPreviewPitch }: Props) {
+export function PianoRoll({ state, onCommit, onReplace, playhead, playing, grid, beatS, pxPerSec, duration, onPreviewPitch, onZoom }: Props) {
   const canvas = useRef<HTMLCanvasElement>(null);
+  const wrap = useRef<HTMLDivElement>(null);
   const [drag, setDrag] = useState<Drag | null>(null);
   const [preview, setPreview] = useState<RollState | null>(null);
   const shown = preview ?? state;
@@ -195,13 +202,44 @@ export function PianoRoll({ state, onCommit, onReplace, playhead, playing, grid,
     };
   }, [view]);
 
+  // Zooming keeps the time under the pinch (or the middle of the visible roll) where it was.
+  const zoomAnchor = useRef<{ time: number; offsetX: number } | null>(null);
+  const lastPx = useRef(pxPerSec);
+  useLayoutEffect(() => {
+    const w = wrap.current;
+    const old = lastPx.current;
+    lastPx.current = pxPerSec;
+    if (!w || old === pxPerSec) return;
+    const anchor = zoomAnchor.current ?? { time: (w.scrollLeft + w.clientWidth / 2 - KEYS) / old, offsetX: w.clientWidth / 2 };
+    zoomAnchor.current = null;
+    w.scrollLeft = Math.max(0, KEYS + anchor.time * pxPerSec - anchor.offsetX);
+  }, [pxPerSec, width]);
+
+  // Two-finger pinch (touch): the distance between the fingers scales the zoom.
+  const touches = useRef(new Map<number, { x: number; y: number }>());
+  const pinch = useRef<{ d0: number; px0: number } | null>(null);
+  const spread = () => {
+    const [a, b] = [...touches.current.values()];
+    return { d: Math.hypot(a.x - b.x, a.y - b.y), midX: (a.x + b.x) / 2 };
+  };
+
   const point = (e: PointerEvent<HTMLCanvasElement>) => {
     const r = canvas.current!.getBoundingClientRect();
     return { x: e.clientX - r.left, y: e.clientY - r.top };
   };
 
   const down = (e: PointerEvent<HTMLCanvasElement>) => {
-    if (e.button !== 0) return;
+    if (e.pointerType === "touch") {
+      touches.current.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (touches.current.size === 2 && onZoom) {
+        // A second finger: this is a pinch, not an edit.
+        setDrag(null);
+        setPreview(null);
+        pinch.current = { d0: Math.max(10, spread().d), px0: pxPerSec };
+        return;
+      }
+    }
+    if (e.button !== 0 || pinch.current) return;
     canvas.current!.focus();
     const { x, y } = point(e);
     if (x < KEYS) {
@@ -225,6 +263,19 @@ export function PianoRoll({ state, onCommit, onReplace, playhead, playing, grid,
   };
 
   const moveHandler = (e: PointerEvent<HTMLCanvasElement>) => {
+    if (e.pointerType === "touch" && touches.current.has(e.pointerId)) {
+      touches.current.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (pinch.current && touches.current.size === 2 && onZoom && wrap.current) {
+        const { d, midX } = spread();
+        const next = Math.min(MAX_PX_PER_SEC, Math.max(MIN_PX_PER_SEC, (pinch.current.px0 * d) / pinch.current.d0));
+        if (Math.abs(next - pxPerSec) > 0.5) {
+          const offsetX = midX - wrap.current.getBoundingClientRect().left;
+          zoomAnchor.current = { time: (wrap.current.scrollLeft + offsetX - KEYS) / pxPerSec, offsetX };
+          onZoom(next);
+        }
+        return;
+      }
+    }
     const { x, y } = point(e);
     if (!drag) {
       const hit = x >= KEYS ? hitTest(state, view, x, y) : null;
@@ -249,7 +300,22 @@ export function PianoRoll({ state, onCommit, onReplace, playhead, playing, grid,
     }
   };
 
-  const up = () => {
+  const endTouch = (e: PointerEvent<HTMLCanvasElement>) => {
+    touches.current.delete(e.pointerId);
+    if (!pinch.current) return false;
+    if (touches.current.size === 0) pinch.current = null;
+    return true;
+  };
+
+  /** The browser took the gesture over (a touch scroll of the roll): drop the drag, change nothing. */
+  const cancel = (e: PointerEvent<HTMLCanvasElement>) => {
+    endTouch(e);
+    setDrag(null);
+    setPreview(null);
+  };
+
+  const up = (e: PointerEvent<HTMLCanvasElement>) => {
+    if (endTouch(e)) return;
     const d = drag;
     setDrag(null);
     if (!d) return;
@@ -294,33 +360,28 @@ export function PianoRoll({ state, onCommit, onReplace, playhead, playing, grid,
       return;
     }
     if (!sel.length) return;
-    const step = grid > 0 ? grid : 0.05;
-    let next: RollState | null = null;
-    if (e.key === "Delete" || e.key === "Backspace") next = deleteNotes(state, sel);
-    else if (e.key === "ArrowLeft") next = moveNotes(state, sel, -step, 0);
-    else if (e.key === "ArrowRight") next = moveNotes(state, sel, step, 0);
-    else if (e.key === "ArrowUp") next = moveNotes(state, sel, 0, e.shiftKey ? 12 : 1);
-    else if (e.key === "ArrowDown") next = moveNotes(state, sel, 0, e.shiftKey ? -12 : -1);
-    if (next) {
-      e.preventDefault();
-      e.stopPropagation();
-      onCommit(next);
-    }
+    const edit = editForKey(e);
+    if (!edit) return;
+    e.preventDefault();
+    e.stopPropagation();
+    onCommit(applyEdit(state, sel, edit, grid > 0 ? grid : 0.05));
   };
 
   return (
-    <div className="roll-wrap" data-testid="piano-roll">
+    <div className="roll-wrap" ref={wrap} data-testid="piano-roll">
       <canvas
         ref={canvas}
         className="roll-canvas"
         tabIndex={0}
         data-keyscope="roll"
         data-testid="piano-roll-canvas"
-        aria-label="Piano roll: drag notes to move, drag their right edge to resize, double-click to add, Delete to remove"
+        role="application"
+        aria-roledescription="piano roll"
+        aria-label={`Piano roll, ${state.notes.length} notes${state.selected.length ? `, ${state.selected.length} selected` : ""}: drag notes to move, drag their right edge to resize, double-click to add, arrows move the selected notes, Delete removes them. The note list below the roll lists and edits every note.`}
         onPointerDown={down}
         onPointerMove={moveHandler}
         onPointerUp={up}
-        onPointerCancel={up}
+        onPointerCancel={cancel}
         onDoubleClick={dbl}
         onKeyDown={keys}
       />

@@ -678,6 +678,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Upload size and duration limits, batch size and how long job files are kept */
+        get: operations["limits_api_limits_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -1296,6 +1313,34 @@ export interface components {
              * @description The files were removed after JOB_RETENTION_HOURS.
              */
             files_expired: boolean;
+        };
+        /** LimitsPublic */
+        LimitsPublic: {
+            /**
+             * Max Upload Mb
+             * @description MAX_UPLOAD_MB: the largest upload (MB) for stems and MIDI; a MIDI batch counts as one upload.
+             */
+            max_upload_mb: number;
+            /**
+             * Speech Max Upload Mb
+             * @description SPEECH_MAX_UPLOAD_MB: the largest upload (MB) to clean speech.
+             */
+            speech_max_upload_mb: number;
+            /**
+             * Max Duration S
+             * @description MAX_DURATION_S: the longest audio (seconds) any job accepts.
+             */
+            max_duration_s: number;
+            /**
+             * Midi Max Batch Items
+             * @description MIDI_MAX_BATCH_ITEMS: files or stems in one MIDI batch.
+             */
+            midi_max_batch_items: number;
+            /**
+             * Job Retention Hours
+             * @description JOB_RETENTION_HOURS: a job's files are deleted this long after it finishes.
+             */
+            job_retention_hours: number;
         };
         /**
          * MePublic
@@ -1945,8 +1990,8 @@ export interface components {
             sample_rate: string;
             /**
              * Channels
-             * @description mono (down-mix) | keep (mono stays mono, stereo stays stereo).
-             * @default mono
+             * @description keep (mono stays mono, stereo stays stereo; more channels fold to stereo) | mono (down-mix).
+             * @default keep
              */
             channels: string;
             /**
@@ -4641,6 +4686,27 @@ export interface operations {
             404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    limits_api_limits_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LimitsPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
         };
     };
     health_health_get: {

@@ -1,7 +1,10 @@
 import { describe, expect, it } from "vitest";
 import {
   addNote,
+  applyEdit,
   commit,
+  describeNote,
+  editForKey,
   deleteNotes,
   fromServer,
   hitTest,
@@ -148,5 +151,40 @@ describe("geometry", () => {
   it("names pitches", () => {
     expect(pitchName(60)).toBe("C4");
     expect(pitchName(69)).toBe("A4");
+  });
+});
+
+describe("step edits (keyboard, buttons, note list)", () => {
+  const base = () => fromServer(server);
+  const note = (st: ReturnType<typeof base>, id: number) => st.notes.find((n) => n.id === id)!;
+
+  it("changes pitch by a semitone or an octave, time and length by a step, or deletes", () => {
+    const s = base();
+    expect(note(applyEdit(s, [2], "pitch-up", 0.25), 2).pitch).toBe(65);
+    expect(note(applyEdit(s, [2], "octave-down", 0.25), 2).pitch).toBe(52);
+    const later = note(applyEdit(s, [2], "later", 0.25), 2);
+    expect([later.start, later.end]).toEqual([0.75, 1.25]);
+    expect(note(applyEdit(s, [1], "earlier", 0.25), 1).start).toBe(0); // never before 0
+    expect(note(applyEdit(s, [3], "shorter", 0.25), 3).end).toBe(1.75);
+    expect(note(applyEdit(s, [3], "longer", 0.25), 3).end).toBe(2.25);
+    expect(applyEdit(s, [1, 3], "delete", 0.25).notes.map((n) => n.id)).toEqual([2]);
+    expect(applyEdit(s, [], "delete", 0.25)).toBe(s);
+  });
+
+  it("maps keys: plain arrows on the canvas, Alt+arrows in the note list", () => {
+    const k = (key: string, mods: { shiftKey?: boolean; altKey?: boolean } = {}) => ({ key, shiftKey: false, altKey: false, ...mods });
+    expect(editForKey(k("ArrowUp"))).toBe("pitch-up");
+    expect(editForKey(k("ArrowUp", { shiftKey: true }))).toBe("octave-up");
+    expect(editForKey(k("ArrowLeft"))).toBe("earlier");
+    expect(editForKey(k("ArrowDown"), true)).toBeNull();
+    expect(editForKey(k("ArrowDown", { altKey: true }), true)).toBe("pitch-down");
+    expect(editForKey(k("ArrowRight", { altKey: true }), true)).toBe("later");
+    expect(editForKey(k("]"), true)).toBe("longer");
+    expect(editForKey(k("Delete"), true)).toBe("delete");
+    expect(editForKey(k("a"))).toBeNull();
+  });
+
+  it("describes a note in words", () => {
+    expect(describeNote(note(base(), 2))).toBe("E4 at 0.50 s, 0.50 s long, velocity 90");
   });
 });

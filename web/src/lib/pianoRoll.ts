@@ -149,6 +149,58 @@ export function quantize(value: number, grid: number): number {
   return grid > 0 ? Math.round(value / grid) * grid : value;
 }
 
+// ------------------------------------------------------------------ step edits (keys, buttons, the note list)
+
+/** One step of an edit, the same from the canvas keys, the toolbar buttons and the note list. */
+export type NoteEdit = "pitch-up" | "pitch-down" | "octave-up" | "octave-down" | "earlier" | "later" | "shorter" | "longer" | "delete";
+
+/** Apply one step to the notes `ids`: a semitone or an octave, `step` seconds earlier / later / shorter / longer, or delete. */
+export function applyEdit(state: RollState, ids: readonly number[], edit: NoteEdit, step: number): RollState {
+  if (!ids.length) return state;
+  switch (edit) {
+    case "pitch-up":
+      return moveNotes(state, ids, 0, 1);
+    case "pitch-down":
+      return moveNotes(state, ids, 0, -1);
+    case "octave-up":
+      return moveNotes(state, ids, 0, 12);
+    case "octave-down":
+      return moveNotes(state, ids, 0, -12);
+    case "earlier":
+      return moveNotes(state, ids, -step, 0);
+    case "later":
+      return moveNotes(state, ids, step, 0);
+    case "shorter":
+      return resizeNotes(state, ids, -step);
+    case "longer":
+      return resizeNotes(state, ids, step);
+    case "delete":
+      return deleteNotes(state, ids);
+  }
+}
+
+/**
+ * The edit a key asks for. On the canvas the plain arrows edit (Shift+up/down = octave); in the note list the
+ * plain arrows move between notes, so the edits need Alt there (`arrowsNeedAlt`). Delete / Backspace delete,
+ * [ and ] make notes shorter / longer.
+ */
+export function editForKey(e: { key: string; shiftKey: boolean; altKey: boolean }, arrowsNeedAlt = false): NoteEdit | null {
+  if (e.key === "Delete" || e.key === "Backspace") return "delete";
+  if (e.key === "[") return "shorter";
+  if (e.key === "]") return "longer";
+  if (arrowsNeedAlt && !e.altKey) return null;
+  if (e.key === "ArrowUp") return e.shiftKey ? "octave-up" : "pitch-up";
+  if (e.key === "ArrowDown") return e.shiftKey ? "octave-down" : "pitch-down";
+  if (e.key === "ArrowLeft") return "earlier";
+  if (e.key === "ArrowRight") return "later";
+  return null;
+}
+
+/** A note in words: "C4 at 1.50 s, 0.25 s long, velocity 100". */
+export function describeNote(n: Note): string {
+  return `${pitchName(n.pitch)} at ${n.start.toFixed(2)} s, ${(n.end - n.start).toFixed(2)} s long, velocity ${n.velocity}`;
+}
+
 // ------------------------------------------------------------------ hit testing / geometry
 
 export interface RollView {

@@ -23,11 +23,23 @@ const DEFAULTS: Settings = {
   engine: "balanced",
   atten_limit_db: "",
   sample_rate: "original",
-  channels: "mono",
+  channels: "keep",
   loudness_lufs: "",
   highpass_hz: "",
   bit_depth: "16",
 };
+
+/** The advanced settings in words (shown on the closed "Advanced" line, so the defaults are visible). */
+function advancedSummary(s: Settings): string {
+  return [
+    s.atten_limit_db ? `reduction limit ${s.atten_limit_db} dB` : s.engine === "fast" ? "reduction limit 15 dB" : "no reduction limit",
+    s.loudness_lufs ? `${s.loudness_lufs} LUFS` : "loudness unchanged",
+    s.highpass_hz && Number(s.highpass_hz) > 0 ? `rumble filter ${s.highpass_hz} Hz` : "no rumble filter",
+    s.sample_rate === "original" ? "original rate" : "48 kHz",
+    s.channels === "keep" ? "channels kept" : "mono",
+    `${s.bit_depth}-bit WAV`,
+  ].join(", ");
+}
 
 /** Clean a voice recording: upload, poll, then A/B the original against the enhanced file. */
 export function SpeechPage({ initialJob }: { initialJob: string | null }) {
@@ -70,7 +82,7 @@ export function SpeechPage({ initialJob }: { initialJob: string | null }) {
       <h1>Clean up speech</h1>
       {!initialJob && (
         <>
-          <FileDrop onFiles={(f) => setFile(f[0])} disabled={!!upload} testId="speech-drop" hint="A voice recording: podcast, interview, voice memo, video" accept="audio/*,video/*" />
+          <FileDrop onFiles={(f) => setFile(f[0])} disabled={!!upload} testId="speech-drop" family="speech" hint="A voice recording: podcast, interview, voice memo, video" accept="audio/*,video/*" />
           {file && <p className="file-chosen">{file.name}</p>}
           <div className="form-row">
             <label className="field">
@@ -81,45 +93,52 @@ export function SpeechPage({ initialJob }: { initialJob: string | null }) {
                 <option value="best">Best (DeepFilterNet, one continuous stream)</option>
               </select>
             </label>
-            <label className="field">
-              <span>Noise reduction limit (dB)</span>
-              <input type="number" min={1} max={100} placeholder={settings.engine === "fast" ? "15 (default)" : "no limit"} value={settings.atten_limit_db} onChange={(e) => set("atten_limit_db", e.target.value)} />
-            </label>
-            <label className="field">
-              <span>Loudness (LUFS)</span>
-              <select value={settings.loudness_lufs} onChange={(e) => set("loudness_lufs", e.target.value)}>
-                <option value="">Unchanged</option>
-                <option value="-16">-16 (podcast)</option>
-                <option value="-19">-19</option>
-                <option value="-23">-23 (broadcast)</option>
-              </select>
-            </label>
-            <label className="field">
-              <span>Rumble filter (Hz)</span>
-              <input type="number" min={0} max={300} placeholder="off" value={settings.highpass_hz} onChange={(e) => set("highpass_hz", e.target.value)} />
-            </label>
-            <label className="field">
-              <span>Output</span>
-              <select value={settings.sample_rate} onChange={(e) => set("sample_rate", e.target.value as Settings["sample_rate"])}>
-                <option value="original">Original rate</option>
-                <option value="48000">48 kHz</option>
-              </select>
-            </label>
-            <label className="field">
-              <span>Channels</span>
-              <select value={settings.channels} onChange={(e) => set("channels", e.target.value as Settings["channels"])}>
-                <option value="mono">Mono</option>
-                <option value="keep">Keep</option>
-              </select>
-            </label>
-            <label className="field">
-              <span>WAV bits</span>
-              <select value={settings.bit_depth} onChange={(e) => set("bit_depth", e.target.value as Settings["bit_depth"])}>
-                <option value="16">16</option>
-                <option value="24">24</option>
-              </select>
-            </label>
           </div>
+          <details className="advanced" data-testid="speech-advanced">
+            <summary>
+              Advanced settings <span className="muted">— {advancedSummary(settings)}</span>
+            </summary>
+            <div className="form-row">
+              <label className="field">
+                <span>Noise reduction limit (dB)</span>
+                <input type="number" min={1} max={100} placeholder={settings.engine === "fast" ? "15 (default)" : "no limit"} value={settings.atten_limit_db} onChange={(e) => set("atten_limit_db", e.target.value)} />
+              </label>
+              <label className="field">
+                <span>Loudness (LUFS)</span>
+                <select value={settings.loudness_lufs} onChange={(e) => set("loudness_lufs", e.target.value)}>
+                  <option value="">Unchanged</option>
+                  <option value="-16">-16 (podcast)</option>
+                  <option value="-19">-19</option>
+                  <option value="-23">-23 (broadcast)</option>
+                </select>
+              </label>
+              <label className="field">
+                <span>Rumble filter (Hz)</span>
+                <input type="number" min={0} max={300} placeholder="off" value={settings.highpass_hz} onChange={(e) => set("highpass_hz", e.target.value)} />
+              </label>
+              <label className="field">
+                <span>Output</span>
+                <select value={settings.sample_rate} onChange={(e) => set("sample_rate", e.target.value as Settings["sample_rate"])}>
+                  <option value="original">Original rate</option>
+                  <option value="48000">48 kHz</option>
+                </select>
+              </label>
+              <label className="field">
+                <span>Channels</span>
+                <select value={settings.channels} onChange={(e) => set("channels", e.target.value as Settings["channels"])} data-testid="speech-channels">
+                  <option value="keep">Keep (stereo stays stereo)</option>
+                  <option value="mono">Mono (down-mix)</option>
+                </select>
+              </label>
+              <label className="field">
+                <span>WAV bits</span>
+                <select value={settings.bit_depth} onChange={(e) => set("bit_depth", e.target.value as Settings["bit_depth"])}>
+                  <option value="16">16</option>
+                  <option value="24">24</option>
+                </select>
+              </label>
+            </div>
+          </details>
           <div className="form-row">
             <button type="button" className="btn-primary" disabled={!file || !!upload} onClick={() => void submit()} data-testid="speech-submit">
               Clean it

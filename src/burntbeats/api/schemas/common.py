@@ -145,6 +145,16 @@ class DiskPublic(BaseModel):
     ok: bool = Field(description="free_bytes >= min_free_bytes; false makes the status degraded.")
 
 
+class LimitsPublic(BaseModel):
+    max_upload_mb: int = Field(description="MAX_UPLOAD_MB: the largest upload (MB) for stems and MIDI; a MIDI "
+                               "batch counts as one upload.")
+    speech_max_upload_mb: int = Field(description="SPEECH_MAX_UPLOAD_MB: the largest upload (MB) to clean speech.")
+    max_duration_s: float = Field(description="MAX_DURATION_S: the longest audio (seconds) any job accepts.")
+    midi_max_batch_items: int = Field(description="MIDI_MAX_BATCH_ITEMS: files or stems in one MIDI batch.")
+    job_retention_hours: float = Field(description="JOB_RETENTION_HOURS: a job's files are deleted this long "
+                                       "after it finishes.")
+
+
 class HealthPublic(BaseModel):
     status: Literal["ok", "degraded"]
     database: Literal["ok", "unavailable"]

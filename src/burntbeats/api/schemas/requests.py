@@ -60,7 +60,8 @@ class SpeechEnhanceForm(BaseModel):
                                          "background for a natural sound, e.g. 12-24; 100 = no limit. Empty = the "
                                          "engine's default: no limit for balanced/best, 15 for fast.")
     sample_rate: str = Field("original", description="Output sample rate: original | 48000.")
-    channels: str = Field("mono", description="mono (down-mix) | keep (mono stays mono, stereo stays stereo).")
+    channels: str = Field("keep", description="keep (mono stays mono, stereo stays stereo; more channels fold to "
+                          "stereo) | mono (down-mix).")
     loudness_lufs: float | None = Field(None, description="Normalise to this integrated loudness (-40 to -5 LUFS, "
                                         "e.g. -16 for podcasts, -23 for broadcast). Empty = unchanged.")
     highpass_hz: float | None = Field(None, description="Rumble high-pass cut-off (20-300 Hz, e.g. 80). "
