@@ -183,6 +183,16 @@ describe("layout details", () => {
     await page.touchscreen.tap(wave.x + wave.width / 2, wave.y + wave.height / 2);
     const pos = await page.evaluate(() => window.__mixer.snapshot().position);
     assert.ok(Math.abs(pos - 2) < 0.3, `tap seeked to the middle: ${pos}`);
+    // A one-finger drag across a waveform loops that region (1 s to 2 s).
+    const cdp = await page.context().newCDPSession(page);
+    const y = wave.y + wave.height / 2;
+    const at = (f) => [{ x: wave.x + wave.width * f, y, id: 1 }];
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: at(0.25) });
+    for (const f of [0.3, 0.4, 0.5]) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: at(f) });
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+    const loop = await page.evaluate(() => window.__mixer.snapshot().loop);
+    assert.ok(loop && Math.abs(loop.start - 1) < 0.2 && Math.abs(loop.end - 2) < 0.2, `touch loop: ${JSON.stringify(loop)}`);
+    await page.evaluate(() => localStorage.removeItem(`burntbeats:mix:${location.pathname.split("/").pop()}`));
   });
 
   test("phone: the block game fits and plays with its touch buttons", async () => {
