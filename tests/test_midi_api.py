@@ -267,7 +267,7 @@ def test_unfinished_source_job_is_409(client, settings):
         session.commit()
     state = client.app.state.burntbeats
     resp = client.post("/api/midi/convert", json={"source_job": job_id, "stem": "vocals",
-                                                  "source_token": job_token(state, job_id)})
+                                                  "source_token": job_token(state, job)})
     assert resp.status_code == 409 and "not finished" in resp.json()["detail"]
 
 

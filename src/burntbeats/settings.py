@@ -10,12 +10,16 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from burntbeats.jobs.tokens import JobTokens
+
 # DEVICE values (burntbeats.torch_device resolves them).
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # A refused value is never echoed in the error (several settings are secrets).
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      hide_input_in_errors=True)
 
     data_dir: Path = Field(default=Path("data"), description="Job files and the SQLite database live here.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default is SQLite under DATA_DIR.")
@@ -55,6 +59,14 @@ class Settings(BaseSettings):
 
     # Signs per-job download tokens. Set it in production; the default is per-install random.
     secret_key: str = Field(default="", repr=False)
+    # When set, job tokens are signed JWTs bound to the job id, its owner and an expiry (jobs/tokens.py): a job
+    # token lasts JOB_TOKEN_TTL_HOURS, the file links in status answers FILE_TOKEN_TTL_S.
+    job_token_secret: str = Field(default="", repr=False, pattern=r"^(|.{32,})$",
+                                  description="Empty, or at least 32 characters (HS256 needs a 256-bit key).")
+    job_token_ttl_hours: float = Field(default=24.0, gt=0)
+    file_token_ttl_s: float = Field(default=3600.0, gt=0)
+    # The admin API (/api/admin/...): off (404) unless set; requests send it as X-API-Key.
+    api_key: str = Field(default="", repr=False)
 
     # Accounts (burntbeats.accounts): off by default (one local user, no sign-in). AUTH_REQUIRED=1: every job
     # route needs a signed-in user (session cookie, API key or external JWT); anonymous calls get 401.
@@ -114,6 +126,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    def job_tokens(self, secret: str) -> JobTokens:
+        return JobTokens(secret=secret, signing_secret=self.job_token_secret or None,
+                         job_ttl_s=self.job_token_ttl_hours * 3600, file_ttl_s=self.file_token_ttl_s)
 
     def resolved_secret_key(self) -> str:
         """A stable secret: from the environment, else one generated once and kept in DATA_DIR."""

@@ -57,9 +57,10 @@ ROUTERS = [
     "burntbeats.api.routes.models",
     "burntbeats.api.routes.auth",
     "burntbeats.api.routes.limits",
+    "burntbeats.api.routes.admin",
 ]
-OPEN_ROUTERS = frozenset({"burntbeats.api.routes.models", "burntbeats.api.routes.auth",
-                          "burntbeats.api.routes.limits"})
+OPEN_ROUTERS = frozenset({"burntbeats.api.routes.models", "burntbeats.api.routes.stems_modes",
+                          "burntbeats.api.routes.auth", "burntbeats.api.routes.limits", "burntbeats.api.routes.admin"})
 
 _REPO_WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
 _PACKAGED_WEB_DIST = Path(__file__).resolve().parents[1] / "web_dist"
@@ -89,9 +90,9 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
         with session_scope(url) as session:
             service.ensure_local_user(session)
         job_runner = runner or make_runner(settings)
-        app.state.burntbeats = AppState(
-            settings=settings, runner=job_runner, storage=get_storage(settings), secret=settings.resolved_secret_key()
-        )
+        secret = settings.resolved_secret_key()
+        app.state.burntbeats = AppState(settings=settings, runner=job_runner, storage=get_storage(settings),
+                                        secret=secret, tokens=settings.job_tokens(secret))
         # Before the workers start (they inherit the environment): caches and temp files under DATA_DIR.
         with data_dir_environment(settings.data_dir):
             job_runner.start()

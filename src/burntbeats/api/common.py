@@ -70,7 +70,7 @@ def uploaded_audio(state: AppState, upload: UploadFile, max_bytes: int | None = 
 
 
 def accepted(state: AppState, job: Job, status_url: str) -> dict:
-    return {"job_id": job.id, "job_token": job_token(state, job.id), "status": job.status, "status_url": status_url}
+    return {"job_id": job.id, "job_token": job_token(state, job), "status": job.status, "status_url": status_url}
 
 
 def status_payload(session: Session, job: Job | Row) -> dict[str, Any]:

@@ -11,18 +11,19 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from burntbeats.api.auth import Caller, current_caller
+from burntbeats.api.auth import Caller, current_caller, request_caller
 from burntbeats.api.database import request_session
 from burntbeats.jobs import access
 from burntbeats.jobs.access import JOB_TOKEN_PURPOSE
 from burntbeats.jobs.runner import JobRunner
+from burntbeats.jobs.tokens import JobTokens
 from burntbeats.models import Job
 from burntbeats.settings import Settings
 from burntbeats.storage import Storage
 
 __all__ = ["JOB_TOKEN_PURPOSE", "TOKEN_HEADER_HELP", "TOKEN_QUERY_HELP", "AppState", "SessionDep", "StateDep",
-           "TokenDep", "UserIdDep", "app_state", "current_user_id", "db_session", "job_access", "job_token",
-           "provided_token", "read_job"]
+           "TokenDep", "UserIdDep", "app_state", "current_user_id", "db_session", "file_token", "job_access",
+           "job_token", "provided_token", "read_job"]
 
 T = TypeVar("T")
 
@@ -33,6 +34,7 @@ class AppState:
     runner: JobRunner
     storage: Storage
     secret: str
+    tokens: JobTokens
 
 
 # The cheap dependencies are `async def` so that FastAPI runs them on the event loop: a plain `def`
@@ -52,8 +54,14 @@ async def current_user_id(caller: Caller = Depends(current_caller)) -> str:
     return caller.user_id
 
 
-def job_token(state: AppState, job_id: str) -> str:
-    return access.job_token(state.secret, job_id)
+def job_token(state: AppState, job: Job) -> str:
+    """The job's token (handed out with the job; a signed, expiring one when JOB_TOKEN_SECRET is set)."""
+    return state.tokens.job(job)
+
+
+def file_token(state: AppState, job: Job) -> str:
+    """The token for the job's file links (<audio src>, downloads): short-lived when JOB_TOKEN_SECRET is set."""
+    return state.tokens.file(job)
 
 
 TOKEN_HEADER_HELP = "The job_token returned when the job was created."
@@ -67,18 +75,22 @@ async def provided_token(
     return x_job_token or token
 
 
-def job_access(kind: str | None = None) -> Callable[..., Job]:
-    """A route dependency: the job named by the path's ``{job_id}`` (of `kind`, a kind or a family), if the
-    request carries its token (NotFound / Forbidden otherwise)."""
+def job_access(kind: str | None = None, files: bool = False) -> Callable[..., Job]:
+    """A route dependency: the job named by the path's ``{job_id}`` (of `kind`, a kind or a family), if it is
+    the caller's and the request carries its token (NotFound / Forbidden otherwise). A route serving a file
+    (`files`) also takes a file link's token."""
+    purposes = access.JOB_OR_FILE if files else access.JOB_ONLY
 
     def dependency(
         job_id: str,
         request: Request,
+        caller: Caller = Depends(current_caller),
         token: str | None = Depends(provided_token),
         session: Session = Depends(db_session),
     ) -> Job:
         # The secret straight from the app state: one dependency fewer to solve on every job request.
-        return access.find_job(session, request.app.state.burntbeats.secret, job_id, token, kind)
+        return access.find_job(session, request.app.state.burntbeats.tokens, job_id, token, kind,
+                               owner_id=caller.user_id, purposes=purposes)
 
     return dependency
 
@@ -91,9 +103,11 @@ async def read_job(request: Request, job_id: str, token: str | None, kind: str |
     a thread too) cost more CPU than the work. `job` is the job's row (`access.find_job_row`: its columns
     under the model's attribute names, read-only); `read` must only read: the session closes on return."""
 
+    owner_id = request_caller(request).user_id  # resolved by the router's dependency (burntbeats.api.app)
+
     def run(session: Session) -> T:
-        return read(session, access.find_job_row(session, request.app.state.burntbeats.secret, job_id, token,
-                                                 kind))
+        return read(session, access.find_job_row(session, request.app.state.burntbeats.tokens, job_id, token, kind,
+                                                 owner_id=owner_id))
 
     async with request_session(request) as session:
         return await run_in_threadpool(run, session)

@@ -73,6 +73,11 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "GET /api/auth/keys": OFF,
     "POST /api/auth/keys": OFF,
     "DELETE /api/auth/keys/{key_id}": OFF,
+    "GET /api/admin/users": OFF,
+    "POST /api/admin/users/{user_id}/disable": OFF,
+    "POST /api/admin/users/{user_id}/enable": OFF,
+    "GET /api/admin/jobs": OFF,
+    "GET /api/admin/usage": OFF,
 }
 
 # Routes that answer a file: its media types replace FastAPI's default `application/json` for the 200,
@@ -120,7 +125,7 @@ _UNSAFE_METHODS = ("post", "put", "patch", "delete")
 WITHOUT_DATABASE = frozenset({"GET /api/models", "GET /api/limits"})
 # Operations that never look at the caller; every other /api/ route may answer 401 (no or bad credentials under
 # AUTH_REQUIRED) and 403 (a disabled account, a cookie change without its CSRF token): api/auth.py.
-WITHOUT_CALLER = frozenset({"GET /api/models", "GET /api/limits"})
+WITHOUT_CALLER = frozenset({"GET /api/models", "GET /api/limits", "GET /api/stems/modes"})
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
 
 

@@ -31,7 +31,7 @@ def list_jobs(
     if kind:
         q = q.where(Job.kind.startswith(kind))
     jobs = session.scalars(q).all()
-    return {"jobs": [{**status_payload(session, j), "job_token": job_token(state, j.id)} for j in jobs]}
+    return {"jobs": [{**status_payload(session, j), "job_token": job_token(state, j)} for j in jobs]}
 
 
 @router.get("/{job_id}", name="jobs.status", response_model=JobStatusPublic, summary="Status of any job")

@@ -16,7 +16,7 @@ from burntbeats.api.common import (
     status_payload,
     uploaded_audio,
 )
-from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, job_access, job_token
+from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, file_token, job_access
 from burntbeats.api.schemas.common import JobAcceptedPublic, SpeechStatusPublic
 from burntbeats.api.schemas.requests import SpeechEnhanceForm
 from burntbeats.api.urls import file_url, path_for
@@ -30,6 +30,7 @@ from burntbeats.storage import safe_filename, safe_stem_name
 router = APIRouter(prefix="/api/speech", tags=["speech"])
 
 SpeechJob = Annotated[Job, Depends(job_access(JobFamily.SPEECH))]
+SpeechFileJob = Annotated[Job, Depends(job_access(JobFamily.SPEECH, files=True))]  # a file link's token works too
 FORMATS = ("wav", "flac", "mp3")
 
 
@@ -59,7 +60,7 @@ async def enhance(
             summary="Job status; file URLs (enhanced and original for A/B) when done")
 def status(request: Request, job: SpeechJob, state: StateDep, session: SessionDep) -> dict:
     payload = status_payload(session, job)
-    tok = job_token(state, job.id)
+    tok = file_token(state, job)
     payload["upload_url"] = file_url(request, "speech.original", tok, job_id=job.id)
     payload["files"] = {}
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
@@ -74,7 +75,7 @@ def status(request: Request, job: SpeechJob, state: StateDep, session: SessionDe
 
 @router.get("/file/{job_id}/{filename}", name="speech.file",
             summary="enhanced.wav|flac|mp3, or original.* (the original decoded at the output rate, for A/B)")
-async def speech_file(filename: str, job: SpeechJob, state: StateDep) -> Response:
+async def speech_file(filename: str, job: SpeechFileJob, state: StateDep) -> Response:
     name, ext = split_filename(filename, FORMATS)
     if name not in FILES:
         raise NotFound(f"No such file: {filename}. Use enhanced.<ext> or original.<ext>.")
@@ -84,5 +85,5 @@ async def speech_file(filename: str, job: SpeechJob, state: StateDep) -> Respons
 
 
 @router.get("/original/{job_id}", name="speech.original", summary="The original upload, byte for byte")
-def original_upload(job: SpeechJob, state: StateDep) -> Response:
+def original_upload(job: SpeechFileJob, state: StateDep) -> Response:
     return serve_upload(state, job)

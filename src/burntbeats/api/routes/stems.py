@@ -27,8 +27,8 @@ from burntbeats.api.deps import (
     SessionDep,
     StateDep,
     UserIdDep,
+    file_token,
     job_access,
-    job_token,
     read_job,
 )
 from burntbeats.api.routes.stems_files import BitsQuery, check_bits
@@ -47,6 +47,7 @@ router = APIRouter(prefix="/api/stems", tags=["stems"])
 
 StemsJob = Annotated[Job, Depends(job_access(JobFamily.STEMS))]  # any stems job (split or server export)
 SplitJob = Annotated[Job, Depends(job_access(JobKind.STEMS_SPLIT))]
+StemsFileJob = Annotated[Job, Depends(job_access(JobFamily.STEMS, files=True))]  # a file link's token works too
 STEM_FORMATS = ("wav", "flac", "mp3")
 
 
@@ -90,7 +91,7 @@ def stems_status(request: Request, session: Session, job: Row) -> dict:
     payload = status_payload(session, job)
     payload["stems"] = []
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
-        tok = job_token(request.app.state.burntbeats, job.id)
+        tok = file_token(request.app.state.burntbeats, job)
 
         def url(name: str, ext: str) -> str:
             return file_url(request, "stems.file", tok, job_id=job.id, filename=f"{name}.{ext}")
@@ -109,7 +110,7 @@ def stems_status(request: Request, session: Session, job: Row) -> dict:
 
 @router.get("/file/{job_id}/{filename}", name="stems.file",
             summary="Download a stem as .wav, .flac or .mp3 (Range supported)")
-async def stem_file(filename: str, job: StemsJob, state: StateDep, bits: BitsQuery = None) -> Response:
+async def stem_file(filename: str, job: StemsFileJob, state: StateDep, bits: BitsQuery = None) -> Response:
     require_succeeded(job)
     stem, ext = split_filename(filename)
     if stem not in (job.result or {}).get("stems", []):
@@ -120,7 +121,7 @@ async def stem_file(filename: str, job: StemsJob, state: StateDep, bits: BitsQue
 
 @router.get("/original/{job_id}", name="stems.original",
             summary="The original upload, as it was sent (for A/B listening)")
-def original_file(job: StemsJob, state: StateDep) -> Response:
+def original_file(job: StemsFileJob, state: StateDep) -> Response:
     return serve_upload(state, job)
 
 

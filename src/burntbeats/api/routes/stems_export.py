@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from burntbeats.api.common import accepted, require_succeeded, serve_audio, split_filename, status_payload
-from burntbeats.api.deps import AppState, SessionDep, StateDep, app_state, job_access, job_token
+from burntbeats.api.deps import AppState, SessionDep, StateDep, UserIdDep, app_state, file_token, job_access
 from burntbeats.api.schemas.common import JobAcceptedPublic, ServerExportStatusPublic
 from burntbeats.api.schemas.requests import ServerExportRequest
 from burntbeats.api.urls import file_url, path_for
@@ -25,6 +25,7 @@ from burntbeats.storage import safe_stem_name
 router = APIRouter(prefix="/api/stems", tags=["stems"])
 
 ExportJob = Annotated[Job, Depends(job_access(JobKind.STEMS_EXPORT))]
+ExportFileJob = Annotated[Job, Depends(job_access(JobKind.STEMS_EXPORT, files=True))]
 EXPORT_FORMATS = ("wav", "mp3")
 DISABLED = "Server-side export is disabled on this server (SERVER_EXPORT_ENABLED=false); export in the browser instead."
 
@@ -38,8 +39,11 @@ def _require_enabled(state: AppState = Depends(app_state)) -> None:
 @router.post("/server-export", status_code=202, name="stems.server_export", dependencies=[Depends(_require_enabled)],
              response_model=JobAcceptedPublic,
              summary="Render the mix of a stems job on the server (wav or mp3)")
-async def server_export(request: Request, body: ServerExportRequest, state: StateDep, session: SessionDep) -> dict:
-    source = await run_in_threadpool(find_job, session, state.secret, body.job_id, body.job_token, JobKind.STEMS_SPLIT)
+async def server_export(
+    request: Request, body: ServerExportRequest, state: StateDep, session: SessionDep, user_id: UserIdDep,
+) -> dict:
+    source = await run_in_threadpool(find_job, session, state.tokens, body.job_id, body.job_token, JobKind.STEMS_SPLIT,
+                                     owner_id=user_id)
     require_succeeded(source)
     names = list((source.result or {}).get("stems", []))
     unknown = sorted(set(body.stems) - set(names))
@@ -69,7 +73,7 @@ async def server_export(request: Request, body: ServerExportRequest, state: Stat
 def server_export_status(request: Request, job: ExportJob, state: StateDep, session: SessionDep) -> dict:
     payload = status_payload(session, job)
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
-        tok = job_token(state, job.id)
+        tok = file_token(state, job)
         fmt = (job.result or {}).get("format", "wav")
 
         def url(ext: str) -> str:
@@ -83,7 +87,7 @@ def server_export_status(request: Request, job: ExportJob, state: StateDep, sess
 
 @router.get("/export-file/{job_id}/{filename}", name="stems.export_file", dependencies=[Depends(_require_enabled)],
             summary="Download a server-rendered mix: mix.wav or mix.mp3")
-async def export_file(filename: str, job: ExportJob, state: StateDep) -> Response:
+async def export_file(filename: str, job: ExportFileJob, state: StateDep) -> Response:
     require_succeeded(job)
     stem, ext = split_filename(filename, EXPORT_FORMATS)
     if stem != MIX_BASENAME:

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from burntbeats.api.common import ensure_encoded, require_succeeded, scratch_dir, split_filename
-from burntbeats.api.deps import StateDep, job_access, job_token
+from burntbeats.api.deps import StateDep, file_token, job_access
 from burntbeats.api.schemas.playback import StemPlaybackPublic
 from burntbeats.api.urls import file_url
 from burntbeats.errors import Conflict, InvalidRequest, NotFound
@@ -25,7 +25,8 @@ from burntbeats.storage import Storage, safe_stem_name
 
 router = APIRouter(prefix="/api/stems", tags=["stems"])
 
-SplitJob = Annotated[Job, Depends(job_access(JobKind.STEMS_SPLIT))]
+# Every route here serves a file or a file's link: a file link's short-lived token works too.
+SplitJob = Annotated[Job, Depends(job_access(JobKind.STEMS_SPLIT, files=True))]
 BIT_DEPTHS = (16, 24)
 BitsQuery = Annotated[int | None, Query(
     description="Bit depth of a .wav or .flac: 16 or 24 (default: as stored for .wav, 16 for .flac); "
@@ -62,7 +63,7 @@ def _stem(job: Job, stem: str) -> str:
 async def playback(request: Request, stem: str, job: SplitJob, state: StateDep) -> dict:
     _stem(job, stem)
     manifest = await run_in_threadpool(ensure_playback, state.storage, job.id, stem, scratch_dir(state))
-    url = file_url(request, "stems.playback_file", job_token(state, job.id), job_id=job.id, filename=f"{stem}.ogg")
+    url = file_url(request, "stems.playback_file", file_token(state, job), job_id=job.id, filename=f"{stem}.ogg")
     return {**manifest, "stem": stem, "url": url}
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from sqlalchemy import select
 
 from burntbeats.api.common import INPUT_FILE, uploaded_audio
-from burntbeats.api.deps import AppState, SessionDep, StateDep, TokenDep, UserIdDep, job_token
+from burntbeats.api.deps import AppState, SessionDep, StateDep, TokenDep, UserIdDep, file_token, job_token
 from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import (
     BATCH_TOKEN_PURPOSE,
@@ -113,7 +113,7 @@ async def batch(
             cs = merged_settings(item, base=base, loc=("items", i))
             try:
                 parent, stem = stem_parent(state, session, item.source_job or "", item.stem,
-                                           item.source_token or x_job_token)
+                                           item.source_token or x_job_token, user_id)
             except (HTTPException, DomainError) as exc:
                 raise relabel(exc, f"Item {len(uploads) + i + 1} ({item.stem or 'stem'})") from None
             requests.append(JobRequest(
@@ -130,7 +130,7 @@ async def batch(
         "batch_token": batch_token(state, batch_id),
         "status_url": path_for(request, "midi.batch.status", batch_id=batch_id),
         "jobs": [
-            {"job_id": j.id, "job_token": job_token(state, j.id), "name": (j.params or {}).get("track_name"),
+            {"job_id": j.id, "job_token": job_token(state, j), "name": (j.params or {}).get("track_name"),
              "status_url": path_for(request, "midi.status", job_id=j.id)}
             for j in jobs
         ],
@@ -139,9 +139,11 @@ async def batch(
 
 @router.get("/batch/{batch_id}", name="midi.batch.status", response_model=BatchStatusPublic,
             response_model_exclude_unset=True, summary="A batch's overall status and each job's (pass the batch_token)")
-def batch_status(request: Request, batch_id: str, token: TokenDep, state: StateDep, session: SessionDep) -> dict:
+def batch_status(request: Request, batch_id: str, token: TokenDep, state: StateDep, session: SessionDep,
+                 user_id: UserIdDep) -> dict:
     jobs = list(session.scalars(
-        select(Job).where(Job.group_id == batch_id, Job.kind == KIND).order_by(Job.created_at, Job.id)
+        select(Job).where(Job.group_id == batch_id, Job.kind == KIND, Job.owner_id == user_id)
+        .order_by(Job.created_at, Job.id)
     )) if len(batch_id) <= 32 else []
     if not jobs:
         raise NotFound(f"No such batch: {batch_id}.")
@@ -153,7 +155,7 @@ def batch_status(request: Request, batch_id: str, token: TokenDep, state: StateD
         counts[j.status] = counts.get(j.status, 0) + 1
         item = {
             "job_id": j.id,
-            "job_token": job_token(state, j.id),
+            "job_token": job_token(state, j),
             "name": (j.params or {}).get("track_name") or j.input_name,
             "stem": (j.params or {}).get("stem"),
             "status": j.status,
@@ -163,7 +165,7 @@ def batch_status(request: Request, batch_id: str, token: TokenDep, state: StateD
             "status_url": path_for(request, "midi.status", job_id=j.id),
         }
         if j.status == JobStatus.SUCCEEDED and j.files_purged_at is None:
-            item["file_url"] = file_url(request, "midi.file", item["job_token"], job_id=j.id, filename=OUTPUT_MIDI)
+            item["file_url"] = file_url(request, "midi.file", file_token(state, j), job_id=j.id, filename=OUTPUT_MIDI)
             item["note_count"] = (j.result or {}).get("note_count")
         items.append(item)
     finished = sum(counts.get(s, 0) for s in JobStatus.FINISHED)

@@ -10,11 +10,11 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from burntbeats.api.common import files_gone, require_succeeded
-from burntbeats.api.deps import AppState, StateDep, job_access, job_token
+from burntbeats.api.deps import AppState, StateDep, file_token, job_access
 from burntbeats.api.urls import file_url, path_for
 from burntbeats.audio import AudioError
 from burntbeats.errors import Conflict, DomainError, Forbidden, Gone, InvalidRequest, NotFound
-from burntbeats.jobs.access import find_job
+from burntbeats.jobs.access import find_job, owned_job
 from burntbeats.jobs.admission import check_queue_depth
 from burntbeats.jobs.kinds import JobFamily, JobKind
 from burntbeats.jobs.submit import FilesFromJob
@@ -32,6 +32,7 @@ STEM_GONE = "The source job's files have expired; please split the song again."
 
 MidiJob = Annotated[Job, Depends(job_access(KIND))]
 ExportJob = Annotated[Job, Depends(job_access(EXPORT_KIND))]
+MidiFileJob = Annotated[Job, Depends(job_access(KIND, files=True))]  # a file link's token works too
 
 
 def check_queue(state: AppState, session: Session, adding: int) -> None:
@@ -45,12 +46,13 @@ def stem_name(stem: str) -> str:
 
 
 def stem_parent(
-    state: AppState, session: Session, source_job: str, stem: str | None, token: str | None,
+    state: AppState, session: Session, source_job: str, stem: str | None, token: str | None, owner_id: str,
 ) -> tuple[Job, str]:
-    """A finished stems job and one of its stems (403/404/409/410 with a sentence)."""
+    """A finished stems job of `owner_id` and one of its stems (403/404/409/410 with a sentence)."""
     if not token:
+        owned_job(session, source_job, owner_id, JobFamily.STEMS)  # another user's job: 404, not "give a token"
         raise Forbidden("Give the source job's token (`source_token` or the X-Job-Token header).")
-    parent = find_job(session, state.secret, source_job, token, JobFamily.STEMS)
+    parent = find_job(session, state.tokens, source_job, token, JobFamily.STEMS, owner_id=owner_id)
     if parent.status != JobStatus.SUCCEEDED and parent.files_purged_at is None:
         raise Conflict(f"The stems job {parent.id} is {parent.status}, not finished yet.")
     require_succeeded(parent)
@@ -102,7 +104,7 @@ def relabel(exc: Exception, label: str, suffix: str = "") -> Exception:
 
 
 def urls(request: Request, state: AppState, job: Job) -> dict[str, str]:
-    tok = job_token(state, job.id)
+    tok = file_token(state, job)
     return {
         "status_url": path_for(request, "midi.status", job_id=job.id),
         "file_url": file_url(request, "midi.file", tok, job_id=job.id, filename=OUTPUT_MIDI),

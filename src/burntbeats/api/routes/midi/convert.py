@@ -11,6 +11,7 @@ from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import (
     KIND,
     MIDI_MEDIA_TYPE,
+    MidiFileJob,
     MidiJob,
     check_queue,
     note_files,
@@ -72,7 +73,8 @@ async def convert(
                 input_name=safe_filename(upload.filename), inputs=[uploaded_audio(state, upload)],
             )
         elif body.source_job:
-            parent, stem = stem_parent(state, session, body.source_job, body.stem, body.source_token or x_job_token)
+            parent, stem = stem_parent(state, session, body.source_job, body.stem, body.source_token or x_job_token,
+                                       user_id)
             job_request = JobRequest(
                 kind=KIND, owner_id=parent.owner_id, params=stem_params(cs, parent, stem, body.track_name),
                 input_name=parent.input_name, parent_id=parent.id, inputs=[stem_input(parent, stem, INPUT_FILE)],
@@ -122,7 +124,7 @@ def status(
 @router.get("/file/{job_id}/{filename}", name="midi.file", response_class=Response,
             summary="The MIDI file (output.mid) or its metadata.json",
             responses={200: {"content": {MIDI_MEDIA_TYPE: {}, "application/json": {}}, "description": "The file"}})
-def midi_file(filename: str, job: MidiJob, state: StateDep) -> Response:
+def midi_file(filename: str, job: MidiFileJob, state: StateDep) -> Response:
     require_succeeded(job)
     if filename not in (OUTPUT_MIDI, METADATA):
         raise NotFound(f"No such file: {filename}. Use {OUTPUT_MIDI} or {METADATA}.")

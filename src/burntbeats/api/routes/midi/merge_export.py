@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from burntbeats.api.common import files_gone, require_succeeded, scratch_dir, status_payload
-from burntbeats.api.deps import AppState, SessionDep, StateDep, TokenDep, UserIdDep, job_token
+from burntbeats.api.deps import AppState, SessionDep, StateDep, TokenDep, UserIdDep, file_token, job_token
 from burntbeats.api.json_body import BoundedJsonRoute
 from burntbeats.api.routes.midi.common import (
     EXPORT_KIND,
@@ -26,7 +26,7 @@ from burntbeats.api.routes.midi.params import ExportRequest, MergeRequest, Merge
 from burntbeats.api.schemas.midi import ExportAcceptedPublic, ExportStatusPublic
 from burntbeats.api.urls import file_url, path_for
 from burntbeats.errors import InvalidRequest, NotFound
-from burntbeats.jobs.access import find_job
+from burntbeats.jobs.access import JOB_OR_FILE, find_job
 from burntbeats.jobs.kinds import JobFamily, kind_matches
 from burntbeats.jobs.submit import FilesFromJob, JobRequest, submit_job
 from burntbeats.midi.engine import ConversionSettings
@@ -39,8 +39,9 @@ from burntbeats.storage import safe_stem_name
 router = APIRouter(route_class=BoundedJsonRoute)
 
 
-def merge_source(state: AppState, session: Session, ref: MergeSourceRef) -> tuple[MergeSource, dict]:
-    job = require_midi_output(state, find_job(session, state.secret, ref.job_id, ref.job_token, KIND))
+def merge_source(state: AppState, session: Session, ref: MergeSourceRef, owner_id: str) -> tuple[MergeSource, dict]:
+    job = find_job(session, state.tokens, ref.job_id, ref.job_token, KIND, owner_id=owner_id)
+    require_midi_output(state, job)
     meta = read_job_metadata(state, job.id)
     track = meta.get("track") or {}
     notes = read_midi(state.storage.fetch(job.id, OUTPUT_MIDI)).all_notes()
@@ -57,10 +58,10 @@ def merge_source(state: AppState, session: Session, ref: MergeSourceRef) -> tupl
     response_class=Response,
     responses={200: {"content": {MIDI_MEDIA_TYPE: {}}, "description": "The merged .mid file"}},
 )
-def merge(request_body: MergeRequest, state: StateDep, session: SessionDep) -> Response:
+def merge(request_body: MergeRequest, state: StateDep, session: SessionDep, user_id: UserIdDep) -> Response:
     sources, metas = [], []
     for ref in request_body.sources:
-        source, meta = merge_source(state, session, ref)
+        source, meta = merge_source(state, session, ref, user_id)
         sources.append(source)
         metas.append(meta)
     tempo = request_body.tempo or float((metas[0].get("settings") or {}).get("midi_tempo") or 120.0)
@@ -102,7 +103,7 @@ async def export(
     midi_items: list[dict] = []
     stem_items: list[dict] = []
     for ref in request_body.source_jobs:
-        job = find_job(session, state.secret, ref.job_id, ref.job_token)
+        job = find_job(session, state.tokens, ref.job_id, ref.job_token, owner_id=user_id)
         if job.kind == KIND:
             require_midi_output(state, job)
             meta = read_job_metadata(state, job.id)
@@ -144,20 +145,21 @@ async def export(
         input_name=f"{len(chosen)} MIDI stems", parent_id=chosen[0]["job_id"],
         inputs=[_export_input(i, item) for i, item in enumerate(chosen)],
     ))
-    return {"export_id": job.id, "export_token": job_token(state, job.id), "status": job.status,
+    return {"export_id": job.id, "export_token": job_token(state, job), "status": job.status,
             "status_url": path_for(request, "midi.export.status", export_id=job.id)}
 
 
 @router.get("/export/status/{export_id}", name="midi.export.status", response_model=ExportStatusPublic,
             response_model_exclude_unset=True, summary="Export progress; the zip URL when done")
-def export_status(request: Request, export_id: str, token: TokenDep, state: StateDep, session: SessionDep) -> dict:
-    job = find_job(session, state.secret, export_id, token, EXPORT_KIND)
+def export_status(request: Request, export_id: str, token: TokenDep, state: StateDep, session: SessionDep,
+                  user_id: UserIdDep) -> dict:
+    job = find_job(session, state.tokens, export_id, token, EXPORT_KIND, owner_id=user_id)
     payload = status_payload(session, job)
     payload["export_id"] = job.id
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
         payload["result"] = job.result
         payload["members"] = (job.result or {}).get("members", [])
-        payload["file_url"] = file_url(request, "midi.export.file", job_token(state, job.id),
+        payload["file_url"] = file_url(request, "midi.export.file", file_token(state, job),
                                        export_id=job.id, filename=EXPORT_ZIP)
     return payload
 
@@ -165,8 +167,9 @@ def export_status(request: Request, export_id: str, token: TokenDep, state: Stat
 @router.get("/export/file/{export_id}/{filename}", name="midi.export.file", response_class=Response,
             summary="Download the export (stems.zip)",
             responses={200: {"content": {"application/zip": {}}, "description": "The zip"}})
-def export_file(export_id: str, filename: str, token: TokenDep, state: StateDep, session: SessionDep) -> Response:
-    job = find_job(session, state.secret, export_id, token, EXPORT_KIND)
+def export_file(export_id: str, filename: str, token: TokenDep, state: StateDep, session: SessionDep,
+                user_id: UserIdDep) -> Response:
+    job = find_job(session, state.tokens, export_id, token, EXPORT_KIND, owner_id=user_id, purposes=JOB_OR_FILE)
     require_succeeded(job)
     if filename != EXPORT_ZIP:
         raise NotFound(f"No such file: {filename}. Use {EXPORT_ZIP}.")

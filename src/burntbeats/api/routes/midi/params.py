@@ -48,7 +48,7 @@ class StemSource(BaseModel):
 
     source_job: str | None = Field(None, max_length=64, description="A finished stems job's id.")
     stem: str | None = Field(None, max_length=120, description="The stem to convert, e.g. vocals.")
-    source_token: str | None = Field(None, max_length=256, description="The stems job's job_token.")
+    source_token: str | None = Field(None, max_length=1024, description="The stems job's job_token.")
     track_name: str | None = Field(
         None, description="Track name (default: the stem or file name); 80 characters at most."
     )
@@ -119,7 +119,7 @@ def merged_settings(flat: BaseModel, nested: ConversionSettings | None = None,
 
 class JobRef(BaseModel):
     job_id: str = Field(..., max_length=64)
-    job_token: str | None = Field(None, max_length=128)
+    job_token: str | None = Field(None, max_length=1024)
 
 
 class MergeSourceRef(JobRef):
