@@ -28,6 +28,14 @@ class Forbidden(DomainError):
     """A missing or wrong token, or a feature switched off."""
 
 
+class NeedsHigherPlan(Forbidden):
+    """The request is outside the caller's plan (stems, quality, duration, jobs at once): 403, naming the limit."""
+
+
+class PaymentRequired(DomainError):
+    """Not enough usage tokens for the job (USAGE_TOKENS_ENABLED): 402, saying what it costs and how to get more."""
+
+
 class Conflict(DomainError):
     """The job is not in a state that allows this (not finished, already cancelled...)."""
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from burntbeats.jobs.tokens import JobTokens
@@ -77,6 +77,24 @@ class Settings(BaseSettings):
     session_ttl_hours: float = Field(default=24 * 14, gt=0)
     cookie_secure: Literal["auto", "always", "never"] = "auto"
 
+    # Plans and usage tokens (burntbeats.billing; README "Plans and billing"). Off: no metering, no plan limits,
+    # everything as without it. On: accounts are required (AUTH_REQUIRED), each job reserves its cost in tokens
+    # at submission (settled on success, refunded on failure or cancel) and plan limits apply.
+    usage_tokens_enabled: bool = False
+    # The plan of an account without a subscription (an id of burntbeats.billing.plans.PLANS).
+    default_plan: str = "free"
+    # What a job costs (burntbeats.billing.costs): per started minute of input for stems and speech (times the
+    # stem-count and quality factors), a flat cost per MIDI transcription and per server-side export.
+    stems_token_cost_per_minute: float = Field(default=10.0, ge=0)
+    speech_token_cost_per_minute: float = Field(default=4.0, ge=0)
+    midi_token_cost: int = Field(default=5, ge=0)
+    stems_export_token_cost: int = Field(default=1, ge=0)
+    midi_export_token_cost: int = Field(default=0, ge=0)
+    # JSON objects: stem count -> factor, quality mode (fast | balanced | best) -> factor.
+    stems_token_factors: dict[int, float] = Field(default_factory=lambda: {2: 1.0, 4: 1.5, 6: 2.0})
+    quality_token_factors: dict[str, float] = Field(
+        default_factory=lambda: {"fast": 0.5, "balanced": 1.0, "best": 2.0})
+
     # Job runner: "local" (in-process worker pool) or "celery" (scale-out on Redis).
     job_runner: str = "local"
 
@@ -112,6 +130,13 @@ class Settings(BaseSettings):
         if text not in DEVICES:
             raise ValueError(f"DEVICE must be one of {', '.join(DEVICES)} (got {value!r})")
         return text
+
+    @model_validator(mode="after")
+    def _metering_needs_accounts(self) -> Settings:
+        # Tokens belong to accounts: metering turns sign-in on (as AUTH_REQUIRED=1 would).
+        if self.usage_tokens_enabled:
+            self.auth_required = True
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -58,9 +58,12 @@ ROUTERS = [
     "burntbeats.api.routes.auth",
     "burntbeats.api.routes.limits",
     "burntbeats.api.routes.admin",
+    "burntbeats.api.routes.plans",
+    "burntbeats.api.routes.billing",
 ]
 OPEN_ROUTERS = frozenset({"burntbeats.api.routes.models", "burntbeats.api.routes.stems_modes",
-                          "burntbeats.api.routes.auth", "burntbeats.api.routes.limits", "burntbeats.api.routes.admin"})
+                          "burntbeats.api.routes.auth", "burntbeats.api.routes.limits", "burntbeats.api.routes.admin",
+                          "burntbeats.api.routes.plans"})
 
 _REPO_WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
 _PACKAGED_WEB_DIST = Path(__file__).resolve().parents[1] / "web_dist"

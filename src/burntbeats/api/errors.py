@@ -7,13 +7,24 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from burntbeats.audio import AudioError
-from burntbeats.errors import Conflict, DomainError, Forbidden, Gone, InvalidRequest, NotFound, Overloaded, Unauthorized
+from burntbeats.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Gone,
+    InvalidRequest,
+    NotFound,
+    Overloaded,
+    PaymentRequired,
+    Unauthorized,
+)
 from burntbeats.storage import InvalidName
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     InvalidRequest: 422,
     NotFound: 404,
     Unauthorized: 401,
+    PaymentRequired: 402,
     Forbidden: 403,
     Conflict: 409,
     Gone: 410,

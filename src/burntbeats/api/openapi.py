@@ -24,7 +24,9 @@ _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 JOB = frozenset({403, 404})  # a job (or batch / export) named by id and checked against its token
 FINISHED = JOB | {409, 410}  # ...that must have succeeded and still have its files
 UPLOAD = frozenset({400, 415, 507})  # an audio upload: empty, not audio, disk full
-QUEUE = frozenset({503})  # the kind's queue is full (Retry-After), the same for every kind
+# Admission, the same for every kind: the queue is full (503 + Retry-After), not enough usage tokens (402) or
+# outside the caller's plan (403; every route declares 403 anyway).
+QUEUE = frozenset({402, 503})
 WRITES = frozenset({507})  # writes files outside an upload (disk full)
 OFF = frozenset({404})  # a feature that is off on this server (accounts without AUTH_REQUIRED)
 
@@ -78,6 +80,8 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "POST /api/admin/users/{user_id}/enable": OFF,
     "GET /api/admin/jobs": OFF,
     "GET /api/admin/usage": OFF,
+    "GET /api/plans": frozenset(),
+    "GET /api/billing/quote": frozenset({422}),
 }
 
 # Routes that answer a file: its media types replace FastAPI's default `application/json` for the 200,
@@ -122,10 +126,10 @@ _UNSAFE_METHODS = ("post", "put", "patch", "delete")
 
 
 # Operations that never open a database session (every other /api/ route may answer 503: api/database.py).
-WITHOUT_DATABASE = frozenset({"GET /api/models", "GET /api/limits"})
+WITHOUT_DATABASE = frozenset({"GET /api/models", "GET /api/limits", "GET /api/plans"})
 # Operations that never look at the caller; every other /api/ route may answer 401 (no or bad credentials under
 # AUTH_REQUIRED) and 403 (a disabled account, a cookie change without its CSRF token): api/auth.py.
-WITHOUT_CALLER = frozenset({"GET /api/models", "GET /api/limits", "GET /api/stems/modes"})
+WITHOUT_CALLER = frozenset({"GET /api/models", "GET /api/limits", "GET /api/stems/modes", "GET /api/plans"})
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from burntbeats.billing.meter import admit_usage
 from burntbeats.errors import Overloaded
 from burntbeats.jobs import service
 from burntbeats.jobs.kinds import JobFamily, family_of
@@ -36,6 +37,7 @@ def admit(
     input's facts, e.g. its duration) and before any row is created.
     """
     check_queue_depth(session, settings, family_of(kind), count)
+    admit_usage(session, settings, kind, owner_id, params)  # plan limits and tokens (USAGE_TOKENS_ENABLED)
 
 
 def check_queue_depth(session: Session, settings: Settings, family: JobFamily, count: int) -> None:

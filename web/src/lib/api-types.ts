@@ -780,6 +780,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Plans (limits, monthly tokens, prices), token packs and what each job costs */
+        get: operations["plans_list_api_plans_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/quote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What a job would cost you and whether it would be accepted now (nothing is queued) */
+        get: operations["billing_quote_api_billing_quote_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -1069,6 +1103,51 @@ export interface components {
              * @description Write on the drum channel (10); default: true for a 'drums' stem.
              */
             drums?: boolean | null;
+        };
+        /**
+         * CostTablePublic
+         * @description What a job costs (burntbeats.billing.costs), from the server's settings.
+         */
+        CostTablePublic: {
+            /**
+             * Stems Per Minute
+             * @description STEMS_TOKEN_COST_PER_MINUTE: 2 stems, balanced.
+             */
+            stems_per_minute: number;
+            /**
+             * Speech Per Minute
+             * @description SPEECH_TOKEN_COST_PER_MINUTE: balanced.
+             */
+            speech_per_minute: number;
+            /**
+             * Midi Per File
+             * @description MIDI_TOKEN_COST: one transcription.
+             */
+            midi_per_file: number;
+            /**
+             * Stems Export
+             * @description STEMS_EXPORT_TOKEN_COST: one server-side mix.
+             */
+            stems_export: number;
+            /**
+             * Midi Export
+             * @description MIDI_EXPORT_TOKEN_COST: one ZIP of MIDI files.
+             */
+            midi_export: number;
+            /**
+             * Stems Factors
+             * @description Stem count -> factor (STEMS_TOKEN_FACTORS).
+             */
+            stems_factors: {
+                [key: string]: number;
+            };
+            /**
+             * Quality Factors
+             * @description Quality mode -> factor (QUALITY_TOKEN_FACTORS).
+             */
+            quality_factors: {
+                [key: string]: number;
+            };
         };
         /** DiskPublic */
         DiskPublic: {
@@ -1882,6 +1961,19 @@ export interface components {
             /** Versions */
             versions: components["schemas"]["NoteVersionInfo"][];
         };
+        /** PackPublic */
+        PackPublic: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Tokens */
+            tokens: number;
+            /** Price Usd */
+            price_usd: number;
+            /** Purchasable */
+            purchasable: boolean;
+        };
         /** PeaksPublic */
         PeaksPublic: {
             /**
@@ -1899,6 +1991,76 @@ export interface components {
              * @description Per channel, the largest |sample| (0-1) of each bucket.
              */
             channels: number[][];
+        };
+        /** PlanPublic */
+        PlanPublic: {
+            /**
+             * Id
+             * @description free | pro | studio
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Blurb */
+            blurb: string;
+            /**
+             * Monthly Price Usd
+             * @description What the pricing page shows; Stripe charges its price.
+             */
+            monthly_price_usd: number;
+            /**
+             * Monthly Tokens
+             * @description Tokens granted each month (unused tokens roll over).
+             */
+            monthly_tokens: number;
+            /**
+             * Stems
+             * @description Stem counts this plan may ask for.
+             */
+            stems: number[];
+            /**
+             * Qualities
+             * @description Quality modes this plan may ask for.
+             */
+            qualities: string[];
+            /**
+             * Max Duration S
+             * @description The longest file (seconds) a job of this plan may take.
+             */
+            max_duration_s: number;
+            /**
+             * Concurrent Jobs
+             * @description Jobs queued or running at once.
+             */
+            concurrent_jobs: number;
+            /**
+             * Retention Hours
+             * @description How long finished jobs' files are kept.
+             */
+            retention_hours: number;
+            /**
+             * Purchasable
+             * @description A Stripe price is configured (STRIPE_PRICE_ID_*): it can be bought here.
+             */
+            purchasable: boolean;
+        };
+        /** PlansPublic */
+        PlansPublic: {
+            /**
+             * Usage Tokens Enabled
+             * @description USAGE_TOKENS_ENABLED: jobs cost tokens and plan limits apply.
+             */
+            usage_tokens_enabled: boolean;
+            /**
+             * Default Plan
+             * @description The plan of an account without a subscription.
+             */
+            default_plan: string;
+            /** Plans */
+            plans: components["schemas"]["PlanPublic"][];
+            /** Packs */
+            packs: components["schemas"]["PackPublic"][];
+            costs: components["schemas"]["CostTablePublic"];
         };
         /**
          * PlaybackSegmentPublic
@@ -1940,6 +2102,61 @@ export interface components {
             model: string;
             /** Note */
             note: string | null;
+        };
+        /**
+         * QuotePublic
+         * @description What a job would cost the caller, and whether it would be accepted now (nothing is queued).
+         */
+        QuotePublic: {
+            /**
+             * Metering
+             * @description USAGE_TOKENS_ENABLED; when false nothing is charged or limited.
+             */
+            metering: boolean;
+            /** Kind */
+            kind: string;
+            /**
+             * Count
+             * @description How many such jobs (a MIDI batch's items).
+             */
+            count: number;
+            /**
+             * Cost Tokens
+             * @description Total for `count` jobs.
+             */
+            cost_tokens: number;
+            /** Each Tokens */
+            each_tokens: number;
+            /**
+             * Description
+             * @description How the cost is made, e.g. 'a 4-stem balanced split of 3:30: ...'.
+             */
+            description: string;
+            /**
+             * Plan
+             * @description The caller's plan id.
+             */
+            plan: string;
+            /**
+             * Balance
+             * @description Tokens available now (null when metering is off).
+             */
+            balance: number | null;
+            /**
+             * Allowed
+             * @description Whether the submission would be accepted now.
+             */
+            allowed: boolean;
+            /**
+             * Refusal Status
+             * @description 402: not enough tokens; 403: outside the plan; null when allowed.
+             */
+            refusal_status: (402 | 403) | null;
+            /**
+             * Refusal
+             * @description The sentence the submission would be refused with.
+             */
+            refusal: string | null;
         };
         /** ServerExportRequest */
         ServerExportRequest: {
@@ -2669,7 +2886,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorPublic"];
             };
         };
-        /** @description Missing or invalid token, the feature is disabled on this server, a disabled account, a missing CSRF token, or a cross-site request was refused. */
+        /** @description Missing or invalid token, the feature is disabled on this server, a disabled account, a missing CSRF token, a cross-site request was refused, or the request is outside the caller's plan (`detail` names the limit and the plan that lifts it). */
         Forbidden: {
             headers: {
                 [name: string]: unknown;
@@ -2698,6 +2915,15 @@ export interface components {
         };
         /** @description No such job, file or version, or a feature that is off on this server. */
         NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorPublic"];
+            };
+        };
+        /** @description Not enough usage tokens for this job (USAGE_TOKENS_ENABLED); `detail` says its cost, the balance and how to get more. */
+        PaymentRequired: {
             headers: {
                 [name: string]: unknown;
             };
@@ -2892,6 +3118,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            402: components["responses"]["PaymentRequired"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["RequestEntityTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -3070,6 +3297,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            402: components["responses"]["PaymentRequired"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -3513,6 +3741,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            402: components["responses"]["PaymentRequired"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -4151,6 +4380,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            402: components["responses"]["PaymentRequired"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -4254,6 +4484,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            402: components["responses"]["PaymentRequired"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -4371,6 +4602,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            402: components["responses"]["PaymentRequired"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["RequestEntityTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -4549,6 +4781,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            402: components["responses"]["PaymentRequired"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
@@ -5025,6 +5258,63 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    plans_list_api_plans_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlansPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+        };
+    };
+    billing_quote_api_billing_quote_get: {
+        parameters: {
+            query: {
+                /** @description The job kind, e.g. stems.split. */
+                kind: components["schemas"]["JobKind"];
+                /** @description The input's length in seconds. */
+                duration_s?: number | null;
+                /** @description A split's stem count: 2, 4 or 6. */
+                stems?: number | null;
+                /** @description fast | balanced | best: a split's quality, a speech clean-up's engine mode. */
+                quality?: string | null;
+                /** @description How many such jobs (a MIDI batch's items). */
+                count?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotePublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -26,8 +26,11 @@ class ErrorPublic(BaseModel):
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "The request cannot be used as sent (e.g. an empty upload, or a Host not in ALLOWED_HOSTS).",
     401: "Not signed in, or credentials this server does not know (AUTH_REQUIRED); `detail` says how to sign in.",
+    402: "Not enough usage tokens for this job (USAGE_TOKENS_ENABLED); `detail` says its cost, the balance and how "
+         "to get more.",
     403: "Missing or invalid token, the feature is disabled on this server, a disabled account, a missing CSRF "
-         "token, or a cross-site request was refused.",
+         "token, a cross-site request was refused, or the request is outside the caller's plan (`detail` names "
+         "the limit and the plan that lifts it).",
     404: "No such job, file or version, or a feature that is off on this server.",
     409: "The job is not in a state that allows this (not finished yet, already finished, edited since).",
     410: "The job's files have expired and were removed.",

@@ -1,0 +1,50 @@
+"""The caller's billing: what a job would cost (quote)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+
+from burntbeats.api.deps import SessionDep, StateDep, UserIdDep
+from burntbeats.api.errors import status_of
+from burntbeats.api.schemas.billing import QuotePublic
+from burntbeats.billing import meter
+from burntbeats.errors import InvalidRequest
+from burntbeats.jobs.kinds import JobKind
+from burntbeats.separation.base import STEM_LAYOUTS
+
+router = APIRouter(prefix="/api/billing", tags=["billing"])
+QUALITY_HELP = "fast | balanced | best: a split's quality, a speech clean-up's engine mode."
+
+
+@router.get("/quote", name="billing.quote", response_model=QuotePublic,
+            summary="What a job would cost you and whether it would be accepted now (nothing is queued)")
+async def quote(
+    state: StateDep,
+    session: SessionDep,
+    user_id: UserIdDep,
+    kind: JobKind = Query(..., description="The job kind, e.g. stems.split."),
+    duration_s: float | None = Query(None, ge=0, le=10 * 24 * 3600, description="The input's length in seconds."),
+    stems: int | None = Query(None, description="A split's stem count: 2, 4 or 6."),
+    quality: str | None = Query(None, description=QUALITY_HELP),
+    count: int = Query(1, ge=1, le=100, description="How many such jobs (a MIDI batch's items)."),
+) -> dict:
+    params: dict = {}
+    if stems is not None:
+        if stems not in STEM_LAYOUTS:
+            raise InvalidRequest(f"stems must be one of {', '.join(map(str, STEM_LAYOUTS))} (got {stems}).")
+        params["stems"] = stems
+    if quality is not None:
+        if quality not in ("fast", "balanced", "best"):
+            raise InvalidRequest(f"quality must be fast, balanced or best (got {quality!r}).")
+        params["engine" if kind == JobKind.SPEECH_ENHANCE else "quality"] = quality
+    if duration_s is not None:
+        params["input"] = {"duration_s": duration_s}
+    decision = await run_in_threadpool(meter.evaluate, session, state.settings, kind, user_id, [params] * count)
+    metering = state.settings.usage_tokens_enabled
+    refusal = decision.refusal if metering else None
+    return {"metering": metering, "kind": kind.value, "count": count, "cost_tokens": decision.total,
+            "each_tokens": decision.costs[0].tokens, "description": decision.costs[0].description,
+            "plan": decision.plan.id, "balance": None, "allowed": refusal is None,
+            "refusal_status": status_of(refusal) if refusal else None,
+            "refusal": refusal.message if refusal else None}

@@ -1,0 +1,34 @@
+"""The plans, packs and costs (open: the pricing page reads it signed out)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from burntbeats.api.deps import StateDep
+from burntbeats.api.schemas.billing import PlansPublic
+from burntbeats.billing.plans import PACKS, PLANS
+
+router = APIRouter(prefix="/api/plans", tags=["billing"])
+
+
+@router.get("", name="plans.list", response_model=PlansPublic,
+            summary="Plans (limits, monthly tokens, prices), token packs and what each job costs")
+def list_plans(state: StateDep) -> dict:
+    s = state.settings
+    return {
+        "usage_tokens_enabled": s.usage_tokens_enabled,
+        "default_plan": s.default_plan,
+        "plans": [{"id": p.id, "name": p.name, "blurb": p.blurb, "monthly_price_usd": p.monthly_price_usd,
+                   "monthly_tokens": p.monthly_tokens, "stems": list(p.stems), "qualities": list(p.qualities),
+                   "max_duration_s": p.max_duration_s, "concurrent_jobs": p.concurrent_jobs,
+                   "retention_hours": p.retention_hours, "purchasable": bool(p.stripe_price_id(s))}
+                  for p in PLANS],
+        "packs": [{"id": p.id, "name": p.name, "tokens": p.tokens, "price_usd": p.price_usd,
+                   "purchasable": bool(p.stripe_price_id(s))} for p in PACKS],
+        "costs": {"stems_per_minute": s.stems_token_cost_per_minute,
+                  "speech_per_minute": s.speech_token_cost_per_minute, "midi_per_file": s.midi_token_cost,
+                  "stems_export": s.stems_export_token_cost,
+                  "midi_export": s.midi_export_token_cost,
+                  "stems_factors": {str(k): v for k, v in sorted(s.stems_token_factors.items())},
+                  "quality_factors": dict(s.quality_token_factors)},
+    }
