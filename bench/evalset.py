@@ -54,7 +54,7 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,7 @@ SR = 44100
 STEMS = ("vocals", "drums", "bass", "other")
 SF2 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 DEFAULT_OUT = Path(__file__).resolve().parent / ".cache" / "evalset"
+VOICE_OUT = Path(__file__).resolve().parent / ".cache" / "evalset-voice"
 
 VOCAL_PROGRAMS = (52, 53, 54, 85)  # Choir Aahs, Voice Oohs, Synth Voice, Lead 6 (voice)
 BASS_PROGRAMS = tuple(range(32, 40))
@@ -95,6 +96,20 @@ SPOKEN_LINES = (
     "stay with me until the end",
 )
 CHANT_LINES = ("la la la la", "oh oh oh yeah", "na na na na na", "hey hey hey", "ooh la la", "yeah yeah yeah")
+
+# The voice-over-music set (`build_voice_song`): the same generated backing, and a vocal stem of
+# nothing but espeak-ng speech, phrase after phrase, in these voices with lines in their languages.
+VOICE_SET_LINES = {
+    "en-us": SPOKEN_LINES,
+    "en": SPOKEN_LINES,
+    "de": ("wir tanzen heute bis der morgen kommt", "hörst du den regen auf dem dach", "bleib bei mir bis zum ende der nacht"),
+    "fr": ("nous dansons jusqu'au bout de la nuit", "écoute la pluie qui tombe sur la ville", "reste avec moi jusqu'au matin"),
+    "es": ("bailamos hasta que salga el sol", "escucha la lluvia sobre la ciudad", "quédate conmigo hasta el final"),
+    "it": ("balliamo fino al mattino", "ascolta la pioggia sulla città", "resta con me fino alla fine"),
+    "pt": ("dançamos até o sol nascer", "escuta a chuva sobre a cidade", "fica comigo até o fim"),
+    "nl": ("we dansen tot de ochtend komt", "hoor je de regen op het dak", "blijf bij mij tot het einde"),
+}
+VOICE_SET_VARIANTS = ("", "+f2", "+f3", "+m3", "+f4", "+m2")  # espeak-ng voice variants (female / male)
 
 # GM drum notes
 KICK, STICK, SNARE, CLAP, HAT, PEDAL_HAT, OPEN_HAT = 36, 37, 38, 39, 42, 44, 46
@@ -490,6 +505,40 @@ def build_song(seed: int, seconds: float = 30.0) -> SongSpec:
     )
 
 
+def build_voice_song(seed: int, seconds: float = 30.0) -> SongSpec:
+    """A voice-over-music song: the backing of `build_song(seed)` (drums, bass, other) and a vocal
+    stem of espeak-ng speech only (no GM voice patch): after the intro, a spoken line starts every
+    bar or two in a voice, variant, pitch and speed of its own, several languages per song."""
+    spec = build_song(seed, seconds)
+    rng = np.random.default_rng(10_000 + seed)
+    beat = 60.0 / spec.tempo
+    bar = 4 * beat
+    t = spec.intro_bars * bar
+    speech = []
+    while t < seconds - 1.0:
+        lang = str(rng.choice(list(VOICE_SET_LINES)))
+        lines = VOICE_SET_LINES[lang]
+        length = bar * int(rng.integers(1, 3)) if bar > 1.5 else 2 * bar
+        speech.append(SpeechPhrase(
+            text=str(lines[int(rng.integers(len(lines)))]),
+            voice=lang + str(rng.choice(VOICE_SET_VARIANTS)),
+            pitch=int(rng.integers(20, 80)),
+            speed=int(rng.integers(130, 185)),
+            start=float(t + rng.uniform(0.0, 0.25) * beat),
+            max_len=float(length - 0.25 * beat),
+            gain_db=float(rng.uniform(-2.0, 2.0)),
+            kind="spoken",
+        ))
+        t += length
+    midi = dict(spec.midi)
+    midi["vocals"] = pretty_midi.PrettyMIDI(initial_tempo=spec.tempo)  # renders silence: speech only
+    return replace(spec, programs={**spec.programs, "vocals": []}, vocal_plan=["speak"] * len(speech),
+                   speech=speech, midi=midi)
+
+
+BUILDERS = {"gm": build_song, "voice": build_voice_song}
+
+
 # --------------------------------------------------------------------------- rendering
 
 
@@ -563,7 +612,8 @@ def render_song(spec: SongSpec) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     n = int(round(spec.seconds * SR))
     with tempfile.TemporaryDirectory(prefix="bb-evalset-") as tmp:
         tmp = Path(tmp)
-        stems = {stem: render_midi(spec.midi[stem], n, tmp, stem) for stem in STEMS}
+        stems = {stem: render_midi(spec.midi[stem], n, tmp, stem) if spec.midi[stem].instruments
+                 else np.zeros((2, n), np.float32) for stem in STEMS}
         # the vocal stem: mono, centred; the sung line plus the speech phrases
         sung = stems["vocals"].mean(axis=0)
         speech = np.zeros(n, np.float64)
@@ -597,11 +647,12 @@ def song_dir(out: Path, seed: int) -> Path:
     return Path(out) / f"seed-{seed:04d}"
 
 
-def ensure_song(seed: int, seconds: float = 30.0, out: Path = DEFAULT_OUT) -> Path:
-    """Render the song for `seed` into out/seed-NNNN/ unless an up-to-date copy is there."""
+def ensure_song(seed: int, seconds: float = 30.0, out: Path = DEFAULT_OUT, kind: str = "gm") -> Path:
+    """Render the song for `seed` into out/seed-NNNN/ unless an up-to-date copy is there
+    (kind: "gm", `build_song`, or "voice", `build_voice_song`)."""
     import soundfile as sf
 
-    spec = build_song(seed, seconds)
+    spec = BUILDERS[kind](seed, seconds)
     folder = song_dir(out, seed)
     meta_path = folder / "meta.json"
     digest = spec.digest()
@@ -630,10 +681,10 @@ def ensure_song(seed: int, seconds: float = 30.0, out: Path = DEFAULT_OUT) -> Pa
     return folder
 
 
-def ensure_songs(seeds, seconds: float = 30.0, out: Path = DEFAULT_OUT, jobs: int = 2) -> list[Path]:
+def ensure_songs(seeds, seconds: float = 30.0, out: Path = DEFAULT_OUT, jobs: int = 2, kind: str = "gm") -> list[Path]:
     seeds = list(seeds)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # the work is in subprocesses
-        return list(pool.map(lambda sd: ensure_song(sd, seconds, out), seeds))
+        return list(pool.map(lambda sd: ensure_song(sd, seconds, out, kind), seeds))
 
 
 def load_song(folder: Path) -> tuple[np.ndarray, dict[str, np.ndarray], dict]:

@@ -6,14 +6,23 @@
     .venv/bin/python bench/quality.py --seeds 0-3 --dsp centre_power=3 --engines balanced   # a tuning experiment
 
 The songs come from ``bench/evalset.py`` (MIDI rendered with fluidsynth + FluidR3 GM per
-stem, espeak-ng phrases in the vocal stem; 30 s each, cached in bench/.cache/evalset/).
+stem; 30 s each). Two kinds of set:
+
+* ``tune`` / ``heldout`` (seeds 0-7 / 100-107, cached in bench/.cache/evalset/): the vocal
+  stem is a GM voice patch (choir, "voice oohs", synth voice) singing a melody, with some
+  espeak-ng phrases in between;
+* ``voice`` (seeds 200-207, cached in bench/.cache/evalset-voice/): voice over music, the
+  same kind of generated backing and a vocal stem of espeak-ng speech only, a line every bar
+  or two in several voices (male / female variants) and languages (en, de, fr, es, it, pt, nl).
 
 Engines (rows of the tables):
 
-* ``fast`` / ``balanced`` / ``best``: whatever ``select_engine(quality, settings)`` runs
-  for that quality mode, through the chunked driver ``separate_array`` exactly as a job
-  would (with no neural weights installed that is the built-in DSP engine; the table
-  shows the engine/model that actually ran);
+* ``fast`` / ``balanced`` / ``best``: whatever ``select_engine(quality, stems, settings)``
+  runs for that quality mode on this install, through the chunked driver
+  ``separate_array`` exactly as a job would (the table shows the engine/model that ran);
+* ``dsp``: the built-in DSP engine with the balanced settings, always;
+* ``spleeter``: the shipped Spleeter 2-stem model, always (4 stems: the hybrid, its vocals
+  plus the DSP engine's split of its accompaniment);
 * ``hpss``: librosa's harmonic/percussive separation (``librosa.decompose.hpss``, soft
   masks, its default 31-frame/31-bin kernels, 2048-point STFT) of each channel.
   drums = percussive part; the harmonic part is split by the simplest rule: below
@@ -69,9 +78,13 @@ sys.path.insert(0, str(ROOT / "src"))
 
 SR = 44100
 MODES = ("fast", "balanced", "best")
+OURS = ("dsp", "spleeter")  # the engines themselves, whatever the modes route to on this install
 BASELINES = ("hpss", "repet", "oracle")
-ENGINES = MODES + BASELINES
-SETS = {"tune": range(0, 8), "heldout": range(100, 108)}
+ENGINES = MODES + OURS + BASELINES
+# name -> (seeds, kind of song: "gm" = bench/evalset.build_song, "voice" = build_voice_song)
+SETS = {"tune": (range(0, 8), "gm"), "heldout": (range(100, 108), "gm"), "voice": (range(200, 208), "voice")}
+SET_TITLES = {"tune": "tuning set, seeds 0-7", "heldout": "held-out set, seeds 100-107",
+              "voice": "voice-over-music set, seeds 200-207"}
 SINGLE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")}
 SILENT = 1e-8
 FLOOR_DB = -60.0
@@ -241,6 +254,17 @@ def make_engine(name: str, overrides: dict, stems: int = 2):
                 raise SystemExit(f"--dsp overrides given but {name} runs {engine.name!r}")
             engine = engine.with_settings(**overrides)
         return engine, {"engine": info.engine, "model": info.model, "note": info.note, "overrides": overrides}
+    if name == "dsp":
+        from burntbeats.separation.dsp import DSPSeparator
+
+        return DSPSeparator("balanced").with_settings(**overrides), {"engine": "dsp", "model": "dsp-balanced", "overrides": overrides}
+    if name == "spleeter":
+        from burntbeats.separation.spleeter import create_engine
+        from burntbeats.settings import Settings
+
+        engine = create_engine(Settings(torch_threads=1))
+        model = "spleeter-2stems" if stems == 2 else "spleeter-2stems+dsp-balanced"
+        return engine, {"engine": "spleeter" if stems == 2 else "spleeter+dsp", "model": model}
     if name == "hpss":
         return HPSSBaseline(), {"engine": "hpss", "model": "librosa.decompose.hpss"}
     if name == "repet":
@@ -284,7 +308,7 @@ def worker(args: argparse.Namespace) -> None:
             "sdr": {k: bss_sdr(refs[k], est[k], mix_energy) for k in refs},
             "snr": {k: snr_sdr(refs[k], est[k], mix_energy) for k in refs},
         }
-        if engine is not None and args.engine in MODES:
+        if engine is not None and args.engine in MODES + OURS:
             total = sum(est.values())
             row["sum_error"] = float(np.abs(total - mix).max())
         songs.append(row)
@@ -318,6 +342,8 @@ def _label(engine: str, info: dict) -> str:
     if engine in MODES:
         ran = info.get("model") or info.get("engine")
         return f"{engine} [{ran}]" + (" *" if info.get("overrides") else "")
+    if engine in OURS:
+        return f"engine: {info['model']}" + (" *" if info.get("overrides") else "")
     return {"hpss": "baseline: HPSS", "repet": "baseline: REPET-SIM", "oracle": "oracle IRM"}[engine]
 
 
@@ -368,6 +394,22 @@ def verdict(results: dict) -> list[str]:
     return out
 
 
+def versus_dsp(results: dict) -> list[str]:
+    """The shipped model against the DSP engine: vocals SDR gain (2 stems, target >= 3 dB on the voice
+    set) and the hybrid's drums / bass / other against the DSP engine's (4 stems, must not lose)."""
+    out = []
+    med = {key: {k: _median([s["sdr"][k] for s in res["songs"]]) for k in res["songs"][0]["sdr"]}
+           for key, res in results.items() if res["songs"]}
+    if ("spleeter", 2) in med and ("dsp", 2) in med:
+        gain = med["spleeter", 2]["vocals"] - med["dsp", 2]["vocals"]
+        out.append(f"2 stems, spleeter vs dsp: vocals {med['spleeter', 2]['vocals']:.2f} vs {med['dsp', 2]['vocals']:.2f} dB ({gain:+.2f} dB)")
+    if ("spleeter", 4) in med and ("dsp", 4) in med:
+        cells = [f"{k} {med['spleeter', 4][k]:.2f} vs {med['dsp', 4][k]:.2f} ({med['spleeter', 4][k] - med['dsp', 4][k]:+.2f})" for k in ("vocals", "drums", "bass", "other")]
+        lost = [k for k in ("drums", "bass", "other") if not med["spleeter", 4][k] >= med["dsp", 4][k]]
+        out.append("4 stems, spleeter+dsp vs dsp: " + ", ".join(cells) + ("; no loss on drums/bass/other" if not lost else f"; loses on {', '.join(lost)}"))
+    return out
+
+
 def parse_seeds(text: str) -> list[int]:
     seeds = []
     for part in text.split(","):
@@ -378,7 +420,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", default="tune,heldout", help="comma-separated: tune (seeds 0-7), heldout (seeds 100-107)")
+    ap.add_argument("--sets", default="tune,heldout,voice", help="comma-separated: tune (seeds 0-7), heldout (seeds 100-107), voice (voice over music, seeds 200-207)")
     ap.add_argument("--seeds", default=None, help="instead of --sets: e.g. 0-7 or 0,3,5")
     ap.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {','.join(ENGINES)}")
     ap.add_argument("--stems", default="2,4")
@@ -399,29 +441,31 @@ def main() -> None:
 
     import evalset
 
-    cache = args.cache or evalset.DEFAULT_OUT
+    caches = {"gm": args.cache or evalset.DEFAULT_OUT, "voice": args.cache / "voice" if args.cache else evalset.VOICE_OUT}
     if args.seeds:
-        sets = {f"seeds {args.seeds}": parse_seeds(args.seeds)}
+        sets = {f"seeds {args.seeds}": (parse_seeds(args.seeds), "gm")}
     else:
-        sets = {name: list(SETS[name]) for name in args.sets.split(",")}
+        sets = {name: (list(SETS[name][0]), SETS[name][1]) for name in args.sets.split(",")}
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     stem_counts = [int(s) for s in args.stems.split(",")]
     started = time.perf_counter()
-    all_seeds = sorted({s for seeds in sets.values() for s in seeds})
-    evalset.ensure_songs(all_seeds, args.seconds, cache, jobs=args.jobs)
-    print(f"evaluation set: {len(all_seeds)} songs x {args.seconds:.0f} s (bench/evalset.py, cached in {cache})")
+    for kind in ("gm", "voice"):
+        kind_seeds = sorted({s for seeds, k in sets.values() if k == kind for s in seeds})
+        if kind_seeds:
+            evalset.ensure_songs(kind_seeds, args.seconds, caches[kind], jobs=args.jobs, kind=kind)
+            print(f"evaluation set ({kind}): {len(kind_seeds)} songs x {args.seconds:.0f} s (bench/evalset.py, cached in {caches[kind]})")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; one single-threaded process per row, {args.jobs} at a time\n")
 
     report: dict = {"sets": {}, "dsp_overrides": args.dsp}
-    for set_name, seeds in sets.items():
-        folders = [evalset.song_dir(cache, s) for s in seeds]
+    for set_name, (seeds, kind) in sets.items():
+        folders = [evalset.song_dir(caches[kind], s) for s in seeds]
         jobs = [(e, st) for st in stem_counts for e in engines]
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             outs = list(pool.map(lambda j, folders=folders: run_worker(j[0], j[1], folders,
-                                                                       args.dsp if j[0] in MODES else []), jobs))
+                                                                       args.dsp if j[0] in MODES + ("dsp",) else []), jobs))
         results = dict(zip(jobs, outs))
         report["sets"][set_name] = {f"{e}/{st}": res for (e, st), res in results.items()}
-        title = {"tune": "tuning set, seeds 0-7", "heldout": "held-out set, seeds 100-107"}.get(set_name, set_name)
+        title = SET_TITLES.get(set_name, set_name)
         for st in stem_counts:
             print(f"### SDR (dB, BSS Eval v3, median over songs), {st} stems — {title}\n")
             print("\n".join(sdr_table(results, st)) + "\n")
@@ -430,7 +474,7 @@ def main() -> None:
                 print("\n".join(sdr_table(results, st, "snr")) + "\n")
         print(f"### Speed and memory — {title}\n")
         print("\n".join(speed_table(results)) + "\n")
-        for line in verdict(results):
+        for line in verdict(results) + versus_dsp(results):
             print(line)
         notes = {res["info"]["note"] for res in outs if res["info"].get("note")}
         for note in sorted(notes):

