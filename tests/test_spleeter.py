@@ -248,6 +248,14 @@ def test_threads_follow_the_settings(tmp_path):
         torch.set_num_threads(previous)
 
 
+def test_the_device_setting(tmp_path):
+    from burntbeats.torch_device import DeviceUnavailable
+
+    assert spleeter.create_engine(make_settings(tmp_path, torch_threads=1, device="auto")).device == "cpu"
+    with pytest.raises(DeviceUnavailable, match="DEVICE=cuda"):  # the pinned CPU build of torch
+        spleeter.create_engine(make_settings(tmp_path, torch_threads=1, device="cuda"))
+
+
 def test_a_job_without_demucs_weights_runs_spleeter_and_says_so(client, tmp_path):
     from audio_fixtures import make_song
 
@@ -266,4 +274,5 @@ def test_a_job_without_demucs_weights_runs_spleeter_and_says_so(client, tmp_path
     assert "'htdemucs' is not installed" in result["engine_note"]
     assert "the built-in DSP engine splits the accompaniment into drums, bass and other" in result["engine_note"]
     assert status["engine"] == "spleeter+dsp" and status["engine_note"] == result["engine_note"]
+    assert result["device"] == "cpu"
     assert [s["id"] for s in status["stems"]] == ["vocals", "drums", "bass", "other"]

