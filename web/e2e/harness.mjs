@@ -219,13 +219,9 @@ export function wavBytes(channels, sampleRate) {
   data.writeUInt16LE(16, 34);
   data.write("data", 36);
   data.writeUInt32LE(n * nch * 2, 40);
-  let at = 44;
+  const pcm = new Int16Array(data.buffer, data.byteOffset + 44, n * nch); // little-endian, as every host we run on
   for (let i = 0; i < n; i++) {
-    for (let c = 0; c < nch; c++) {
-      const v = Math.max(-1, Math.min(1, channels[c][i]));
-      data.writeInt16LE(Math.round(v * 32767), at);
-      at += 2;
-    }
+    for (let c = 0; c < nch; c++) pcm[i * nch + c] = Math.round(Math.max(-1, Math.min(1, channels[c][i])) * 32767);
   }
   return data;
 }

@@ -49,10 +49,13 @@ describe("stems: split, mix, export", () => {
     await page.locator('[data-testid="file-chosen"]').waitFor();
     await page.check('[data-testid="stems-4"]');
     await page.selectOption('[data-testid="quality"]', "fast");
+    assert.match(await page.textContent('[data-testid="quality"] option[value="fast"]'), /DSP engine/, "the menu comes from /api/stems/modes");
     await page.click('[data-testid="split-submit"]');
     await page.waitForURL(/\/stems\/[0-9a-f]+$/, { timeout: 60_000 });
     jobUrl = page.url();
     await page.locator('[data-testid="stems-job"][data-status="succeeded"]').waitFor({ timeout: 180_000 });
+    // The header says which engine ran (the quality menu said it beforehand).
+    assert.match(await page.textContent('[data-testid="job-engine"]'), /DSP/);
   });
 
   test("N waveforms are drawn", async () => {
@@ -135,27 +138,98 @@ describe("stems: split, mix, export", () => {
     assert.ok(loop && Math.abs(loop.start - 1.5) < 0.2 && Math.abs(loop.end - 3) < 0.2, `loop ${JSON.stringify(loop)}`);
   });
 
-  test("export a ZIP of the stems", async () => {
-    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click('[data-testid="export-zip"]')]);
-    const path = await download.path();
-    const files = unzipSync(new Uint8Array(readFileSync(path)));
-    const names = Object.keys(files).sort();
-    assert.deepEqual(names, STEMS.map((s) => `e2e song-${s}.wav`).sort());
-    for (const n of names) assert.equal(Buffer.from(files[n].subarray(0, 4)).toString(), "RIFF");
-    assert.equal(download.suggestedFilename(), "e2e song-stems.zip");
+  test("every mixer control is named with its lane; keyboard seek and loop keys", async () => {
+    for (const name of STEMS) {
+      for (const label of [`Mute ${name}`, `Solo ${name}`]) assert.equal(await page.getByRole("button", { name: label, exact: true }).count(), 1, label);
+      for (const label of [`Volume ${name}`, `Pan ${name}`]) assert.equal(await page.getByRole("slider", { name: label, exact: true }).count(), 1, label);
+      assert.equal(await page.getByLabel(`Download ${name}`, { exact: true }).count(), 1, `Download ${name}`);
+    }
+    const seek = page.getByTestId("seek");
+    await seek.focus();
+    await page.keyboard.press("Home");
+    assert.ok((await snapshot()).position < 0.01, "Home: the start");
+    await page.keyboard.press("ArrowRight");
+    assert.ok(Math.abs((await snapshot()).position - 5) < 0.01, "ArrowRight: +5 s");
+    await page.keyboard.press("Shift+ArrowLeft");
+    assert.ok(Math.abs((await snapshot()).position - 4) < 0.01, "Shift+ArrowLeft: -1 s");
+    await page.keyboard.press("End");
+    const snap = await snapshot();
+    assert.ok(Math.abs(snap.position - snap.duration) < 0.01, "End: the end");
+    // Loop in / out on a lane: I at 1 s, O at 2 s; Escape clears it.
+    await page.focus('[data-testid="lane-drums"]');
+    await page.keyboard.press("Home");
+    await page.keyboard.press("Shift+ArrowRight");
+    await page.keyboard.press("i");
+    await page.keyboard.press("Shift+ArrowRight");
+    await page.keyboard.press("o");
+    const loop = (await snapshot()).loop;
+    assert.ok(loop && Math.abs(loop.start - 1) < 0.01 && Math.abs(loop.end - 2) < 0.01, `I / O loop ${JSON.stringify(loop)}`);
+    await page.keyboard.press("Escape");
+    assert.equal((await snapshot()).loop, null);
+    // A loop again, from the keys (the History test expects one).
+    await page.keyboard.press("Home");
+    await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("Shift+ArrowLeft");
+    await page.keyboard.press("Shift+ArrowLeft");
+    await page.keyboard.press("Shift+ArrowLeft");
+    await page.keyboard.press("i");
+    await page.keyboard.press("Shift+ArrowRight");
+    await page.keyboard.press("Shift+ArrowRight");
+    await page.keyboard.press("Shift+ArrowRight");
+    await page.keyboard.press("o");
+    const again = (await snapshot()).loop;
+    assert.ok(again && Math.abs(again.start - 2) < 0.01 && Math.abs(again.end - 5) < 0.01, `loop 2-5 s ${JSON.stringify(again)}`);
+  });
+
+  test("download each stem as WAV 24 / 16, FLAC 24 / 16 and MP3 from its lane", async () => {
+    const expect = {
+      wav24: (b) => b.subarray(0, 4).toString() === "RIFF" && b.readUInt16LE(34) === 24,
+      wav16: (b) => b.subarray(0, 4).toString() === "RIFF" && b.readUInt16LE(34) === 16,
+      flac24: (b) => b.subarray(0, 4).toString() === "fLaC" && ((b[20] & 1) << 4 | b[21] >> 4) + 1 === 24,
+      flac16: (b) => b.subarray(0, 4).toString() === "fLaC" && ((b[20] & 1) << 4 | b[21] >> 4) + 1 === 16,
+      mp3: (b) => b.subarray(0, 3).toString() === "ID3" || (b[0] === 0xff && (b[1] & 0xe0) === 0xe0),
+    };
+    for (const name of ["vocals", "bass"]) {
+      for (const [id, check] of Object.entries(expect)) {
+        await page.click(`[data-testid="download-${name}"] summary`);
+        const link = page.getByTestId(`download-${name}-${id}`);
+        const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), link.click()]);
+        const bytes = readFileSync(await download.path());
+        assert.ok(check(bytes), `${name} ${id}: ${bytes.subarray(0, 24).toString("hex")}`);
+        assert.equal(download.suggestedFilename(), `e2e song-${name}.${id.replace(/(16|24)$/, "")}`);
+        assert.equal(await page.getAttribute(`[data-testid="download-${name}"]`, "open"), null, "the menu closes");
+      }
+    }
+  });
+
+  test("export a ZIP of the stems, in the format chosen", async () => {
+    for (const [id, magic] of [["wav16", "RIFF"], ["flac24", "fLaC"]]) {
+      await page.selectOption('[data-testid="zip-format"]', id);
+      const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click('[data-testid="export-zip"]')]);
+      const files = unzipSync(new Uint8Array(readFileSync(await download.path())));
+      const ext = id.startsWith("wav") ? "wav" : "flac";
+      assert.deepEqual(Object.keys(files).sort(), STEMS.map((s) => `e2e song-${s}.${ext}`).sort());
+      for (const n of Object.keys(files)) assert.equal(Buffer.from(files[n].subarray(0, 4)).toString(), magic);
+      assert.equal(download.suggestedFilename(), "e2e song-stems.zip");
+    }
   });
 
   test("export the mix as WAV rendered in the browser", async () => {
-    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click('[data-testid="export-wav"]')]);
+    assert.equal(await page.getAttribute('[data-testid="export-where"]', "data-where"), "browser", "a 6-s song renders faster in the browser");
+    await page.selectOption('[data-testid="export-renderer"]', "browser");
+    await page.selectOption('[data-testid="export-format"]', "wav");
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click('[data-testid="export-mix"]')]);
     const bytes = readFileSync(await download.path());
     assert.equal(bytes.subarray(0, 4).toString(), "RIFF");
     assert.equal(bytes.readUInt16LE(22), 2, "stereo");
     const seconds = bytes.readUInt32LE(40) / (bytes.readUInt32LE(24) * 4);
     assert.ok(Math.abs(seconds - 6) < 0.1, `6 s long, got ${seconds}`);
+    await page.locator('[data-testid="export-note"]', { hasText: "in your browser" }).waitFor();
   });
 
   test("export the mix as MP3 (lamejs in the browser)", async () => {
-    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 120_000 }), page.click('[data-testid="export-mp3"]')]);
+    await page.selectOption('[data-testid="export-format"]', "mp3");
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 120_000 }), page.click('[data-testid="export-mix"]')]);
     const bytes = readFileSync(await download.path());
     assert.equal(download.suggestedFilename(), "e2e song-mix.mp3");
     assert.ok(bytes.length > 10_000, `mp3 size ${bytes.length}`);
@@ -164,7 +238,9 @@ describe("stems: split, mix, export", () => {
   });
 
   test("render on server", async () => {
-    await page.click('[data-testid="export-server"]');
+    await page.selectOption('[data-testid="export-renderer"]', "server");
+    await page.selectOption('[data-testid="export-format"]', "wav");
+    await page.click('[data-testid="export-mix"]');
     const link = page.locator('[data-testid="server-export-link"]');
     await link.waitFor({ timeout: 120_000 });
     const href = await link.getAttribute("href");
@@ -172,6 +248,47 @@ describe("stems: split, mix, export", () => {
     assert.equal(resp.status, 200);
     const bytes = Buffer.from(await resp.arrayBuffer());
     assert.equal(bytes.subarray(0, 4).toString(), "RIFF");
+    await page.locator('[data-testid="export-note"]', { hasText: "rendered on the server" }).waitFor();
+    await page.selectOption('[data-testid="export-renderer"]', "auto");
+  });
+
+  test("the clip light latches after pushing a fader; export warns, the limiter keeps the file under full scale", async () => {
+    const light = page.getByTestId("clip-light");
+    assert.equal(await light.getAttribute("data-clipped"), "false");
+    const saved = await page.evaluate(() => window.__mixer.mix());
+    await page.locator('[data-testid="gain-bass"]').fill("2");
+    await page.locator('[data-testid="master-gain"]').fill("2");
+    await page.click('[data-testid="play"]');
+    await page.locator('[data-testid="clip-light"][data-clipped="true"]').waitFor({ timeout: 20_000 });
+    await page.click('[data-testid="play"]'); // pause: the light stays on (latched)
+    assert.equal(await light.getAttribute("data-clipped"), "true");
+    await page.screenshot({ path: screenshotPath("mixer-clip.png"), fullPage: true });
+    // Exporting asks first, and the limiter is one click away.
+    await page.getByTestId("clip-warning").waitFor();
+    await page.selectOption('[data-testid="export-renderer"]', "browser");
+    await page.selectOption('[data-testid="export-format"]', "wav");
+    await page.click('[data-testid="export-mix"]');
+    await page.click('[data-testid="use-limiter"]');
+    assert.equal(await page.inputValue('[data-testid="peak-control"]'), "limit");
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout: 60_000 }), page.click('[data-testid="export-mix"]')]);
+    const bytes = readFileSync(await download.path());
+    let peak = 0;
+    for (let i = 44; i + 1 < bytes.length; i += 2) peak = Math.max(peak, Math.abs(bytes.readInt16LE(i)));
+    assert.ok(peak <= Math.ceil(32767 * 10 ** (-1 / 20)) + 1, `limited to -1 dBFS: ${peak}`);
+    assert.match(await page.textContent('[data-testid="export-note"]'), /limiter\), nothing clipped/);
+    // The server path limits the same way.
+    await page.selectOption('[data-testid="export-renderer"]', "server");
+    await page.click('[data-testid="export-mix"]');
+    await page.locator('[data-testid="export-note"]', { hasText: "rendered on the server" }).waitFor({ timeout: 120_000 });
+    assert.match(await page.textContent('[data-testid="export-note"]'), /limiter\), nothing clipped/);
+    await page.selectOption('[data-testid="export-renderer"]', "auto");
+    await page.selectOption('[data-testid="peak-control"]', "off");
+    // Click the light to reset it; put the faders back.
+    await light.click();
+    assert.equal(await light.getAttribute("data-clipped"), "false");
+    assert.equal(await page.getByTestId("clip-warning").count(), 0);
+    await page.locator('[data-testid="gain-bass"]').fill(String(saved.stems.bass.gain));
+    await page.locator('[data-testid="master-gain"]').fill(String(saved.master));
   });
 
   test("reopening the job from History restores the mixer", async () => {

@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState, type MouseEvent } from "react";
-import { computePeaks, MixerEngine, type LoadedStem } from "../lib/audioEngine";
+import { BufferMixerEngine, computePeaks } from "../lib/bufferEngine";
 import { useAnimationFrame } from "../lib/hooks";
 import { defaultMix, formatTime, updateStem } from "../lib/mixer";
+import type { LoadedStem } from "../lib/render";
 import { ErrorText } from "./ErrorText";
 import { ProgressBar } from "./ProgressBar";
 import { Waveform } from "./Waveform";
@@ -15,7 +16,7 @@ type Side = "original" | "enhanced";
 
 declare global {
   interface Window {
-    __abPlayer?: { snapshot: () => ReturnType<MixerEngine["snapshot"]> };
+    __abPlayer?: { snapshot: () => ReturnType<BufferMixerEngine["snapshot"]> };
   }
 }
 
@@ -24,7 +25,7 @@ declare global {
  * the switch only changes which one is heard, so A/B flips keep the position and are instant.
  */
 export function AbPlayer({ originalUrl, enhancedUrl }: Props) {
-  const [engine, setEngine] = useState<MixerEngine | null>(null);
+  const [engine, setEngine] = useState<BufferMixerEngine | null>(null);
   const [stems, setStems] = useState<LoadedStem[]>([]);
   const [side, setSide] = useState<Side>("enhanced");
   const [playing, setPlaying] = useState(false);
@@ -33,7 +34,7 @@ export function AbPlayer({ originalUrl, enhancedUrl }: Props) {
   const timeRef = useRef<HTMLSpanElement>(null);
 
   useEffect(() => {
-    const eng = new MixerEngine();
+    const eng = new BufferMixerEngine();
     eng.onEnded = () => setPlaying(false);
     setEngine(eng);
     const ctrl = new AbortController();

@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import type { StemsStatus } from "../lib/api";
-import { computePeaks, MixerEngine, type LoadedStem } from "../lib/audioEngine";
+import { manifestPeaks, MixerEngine } from "../lib/audioEngine";
 import { useAnimationFrame } from "../lib/hooks";
 import {
   anySolo,
@@ -10,16 +10,20 @@ import {
   isAudible,
   makeLoop,
   reconcileMix,
+  seekTarget,
+  setLoopIn,
+  setLoopOut,
   updateStem,
   type MixState,
   type StemSettings,
 } from "../lib/mixer";
+import { baseName } from "../lib/render";
 import { loadMix, saveMix } from "../lib/storage";
 import { ErrorText } from "./ErrorText";
 import { ExportPanel } from "./ExportPanel";
 import { MasterMeter } from "./MasterMeter";
-import { ProgressBar } from "./ProgressBar";
 import { StemLane } from "./StemLane";
+import "../mixer.css";
 
 declare global {
   interface Window {
@@ -50,35 +54,32 @@ function isTypingTarget(t: EventTarget | null): boolean {
 export function Mixer({ job, token }: Props) {
   const names = useMemo(() => job.stems.map((s) => s.id), [job.stems]);
   const [engine, setEngine] = useState<MixerEngine | null>(null);
-  const [stems, setStems] = useState<LoadedStem[]>([]);
-  const [loadState, setLoadState] = useState<{ done: number; total: number } | null>(null);
+  const [peaks, setPeaks] = useState<Record<string, Float32Array[]> | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [playError, setPlayError] = useState<unknown>(null);
   const [mix, setMix] = useState<MixState>(() => reconcileMix(loadMix(job.job_id), names));
   const [playing, setPlaying] = useState(false);
+  const [clipped, setClipped] = useState(false);
   const lanesRef = useRef<HTMLDivElement>(null);
   const timeRef = useRef<HTMLSpanElement>(null);
+  const seekRef = useRef<HTMLInputElement>(null);
   const mixRef = useRef(mix);
   mixRef.current = mix;
+  const base = baseName(job.input_name);
+  const storedBits = Number(job.result?.bit_depth ?? job.params?.bit_depth ?? 16);
 
-  // One engine (AudioContext) per job view.
+  // One engine (AudioContext) per job view; the renditions stream in the background.
   useEffect(() => {
     const eng = new MixerEngine();
     eng.onEnded = () => setPlaying(false);
+    eng.onError = (err) => setPlayError(err);
     setEngine(eng);
+    setPeaks(null);
     const ctrl = new AbortController();
-    setLoadState({ done: 0, total: job.stems.length });
     setLoadError(null);
     eng
-      .load(
-        job.stems.map((s) => ({ name: s.id, url: s.url })),
-        (done, total) => setLoadState({ done, total }),
-        ctrl.signal,
-      )
-      .then((loaded) => {
-        setStems(loaded);
-        setLoadState(null);
-      })
+      .load(job.stems.map((s) => ({ name: s.id, playbackUrl: s.playback_url })), ctrl.signal)
+      .then((manifests) => setPeaks(Object.fromEntries(manifests.map((m) => [m.stem, manifestPeaks(m)]))))
       .catch((err) => {
         if (!ctrl.signal.aborted) setLoadError(err);
       });
@@ -97,21 +98,25 @@ export function Mixer({ job, token }: Props) {
     if (loadMix(job.job_id) || JSON.stringify(mix) !== JSON.stringify(defaultMix(names))) saveMix(job.job_id, mix);
   }, [engine, mix, job.job_id, names]);
 
-  const duration = engine?.duration ?? 0;
-  const peaks = useMemo(() => Object.fromEntries(stems.map((s) => [s.name, computePeaks(s.buffer)])), [stems]);
+  const ready = !!peaks && !!engine;
+  const duration = ready ? engine.duration : 0;
   // One scale for every lane, so a quiet stem looks quiet (with a floor so silence stays flat).
   const maxPeak = useMemo(() => {
     let m = 0;
-    for (const chans of Object.values(peaks)) for (const ch of chans) for (const v of ch) if (v > m) m = v;
+    for (const chans of Object.values(peaks ?? {})) for (const ch of chans) for (const v of ch) if (v > m) m = v;
     return Math.max(m, 0.05);
   }, [peaks]);
-  const ready = stems.length > 0 && !!engine;
 
   const updatePlayhead = useCallback(() => {
     if (!engine) return;
     const pos = engine.position();
     lanesRef.current?.style.setProperty("--pos", String(engine.duration ? pos / engine.duration : 0));
-    if (timeRef.current) timeRef.current.textContent = `${formatTime(pos)} / ${formatTime(engine.duration)}`;
+    const text = `${formatTime(pos)} / ${formatTime(engine.duration)}`;
+    if (timeRef.current) timeRef.current.textContent = text;
+    if (seekRef.current && document.activeElement !== seekRef.current) {
+      seekRef.current.value = String(pos);
+      seekRef.current.setAttribute("aria-valuetext", text);
+    }
   }, [engine]);
   useAnimationFrame(playing, updatePlayhead);
   useEffect(updatePlayhead, [updatePlayhead, ready]);
@@ -120,8 +125,9 @@ export function Mixer({ job, token }: Props) {
     if (!engine || !ready) return;
     setPlayError(null);
     try {
-      await engine.toggle();
+      const start = engine.toggle();
       setPlaying(engine.isPlaying);
+      await start;
     } catch (err) {
       setPlayError(err);
     }
@@ -141,9 +147,29 @@ export function Mixer({ job, token }: Props) {
     [engine],
   );
 
+  // Arrows / Home / End seek, I / O set the loop in / out, Escape clears it: on a lane or the transport.
+  const onTransportKey = useCallback(
+    (e: KeyboardEvent<HTMLElement>): boolean => {
+      if (!engine || !ready || e.ctrlKey || e.metaKey || e.altKey) return false;
+      const pos = engine.position();
+      const target = seekTarget(e.key, e.shiftKey, pos, engine.duration);
+      if (target !== null) {
+        onSeek(target);
+        return true;
+      }
+      const key = e.key.toLowerCase();
+      if (key === "i") setMix((m) => ({ ...m, loop: setLoopIn(m.loop, pos, engine.duration) }));
+      else if (key === "o") setMix((m) => ({ ...m, loop: setLoopOut(m.loop, pos, engine.duration) }));
+      else if (e.key === "Escape" && mixRef.current.loop) setMix((m) => ({ ...m, loop: null }));
+      else return false;
+      return true;
+    },
+    [engine, ready, onSeek],
+  );
+
   // Space = play / pause anywhere on the page, except while typing or playing the game.
   useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
+    const onKey = (e: globalThis.KeyboardEvent) => {
       if (e.code !== "Space" && e.key !== " ") return;
       if (e.ctrlKey || e.metaKey || e.altKey || isTypingTarget(e.target)) return;
       e.preventDefault();
@@ -162,12 +188,33 @@ export function Mixer({ job, token }: Props) {
           type="button"
           className="btn-primary play"
           onClick={() => void toggle()}
+          onKeyDown={(e) => {
+            if (e.key !== " " && e.key !== "Enter" && onTransportKey(e)) e.preventDefault();
+          }}
           disabled={!ready}
           data-testid="play"
           aria-label={playing ? "Pause (space)" : "Play (space)"}
         >
           {playing ? "❚❚ Pause" : "▶ Play"}
         </button>
+        <label className="slider position">
+          <span className="visually-hidden">Position</span>
+          <input
+            ref={seekRef}
+            type="range"
+            min={0}
+            max={duration || 1}
+            step={0.01}
+            defaultValue={0}
+            disabled={!ready}
+            aria-label="Position: arrows seek 5 s (Shift: 1 s), Home / End, I / O loop in / out"
+            data-testid="seek"
+            onKeyDown={(e) => {
+              if (onTransportKey(e)) e.preventDefault();
+            }}
+            onChange={(e) => onSeek(Number(e.target.value))}
+          />
+        </label>
         <span className="time" ref={timeRef} data-testid="time">
           0:00.0 / 0:00.0
         </span>
@@ -180,7 +227,7 @@ export function Mixer({ job, token }: Props) {
               </button>
             </>
           ) : (
-            <small className="muted">Drag across a waveform to loop a region; click to seek.</small>
+            <small className="muted">Drag across a waveform to loop a region (or I / O keys); click to seek.</small>
           )}
         </span>
         <label className="slider master">
@@ -191,44 +238,51 @@ export function Mixer({ job, token }: Props) {
             max={2}
             step={0.01}
             value={mix.master}
+            aria-label="Master volume"
+            aria-valuetext={formatDb(mix.master)}
             data-testid="master-gain"
             onChange={(e) => setMix((m) => ({ ...m, master: Number(e.target.value) }))}
             onDoubleClick={() => setMix((m) => ({ ...m, master: 1 }))}
           />
           <output>{formatDb(mix.master)}</output>
         </label>
-        <MasterMeter engine={engine} active={playing} />
+        <MasterMeter engine={engine} active={playing} clipped={clipped} onClip={setClipped} />
         <button type="button" className="btn-small" onClick={() => setMix(defaultMix(names))} title="Reset every fader">
           Reset mix
         </button>
       </div>
       <ErrorText error={playError} />
-      {loadState && !loadError && (
-        <ProgressBar value={(loadState.done / Math.max(1, loadState.total)) * 100} label={`Loading stems ${loadState.done}/${loadState.total}…`} />
-      )}
+      {!ready && !loadError && <p className="muted">Loading the stems…</p>}
       <ErrorText error={loadError} testId="mixer-error" />
       <div className="lanes" ref={lanesRef} data-testid="lanes">
         {ready &&
-          names.map((name) => (
+          job.stems.map((stem) => (
             <StemLane
-              key={name}
-              name={name}
-              peaks={peaks[name] ?? []}
+              key={stem.id}
+              name={stem.id}
+              stem={stem}
+              base={base}
+              storedBits={storedBits}
+              peaks={peaks[stem.id] ?? []}
               duration={duration}
               maxPeak={maxPeak}
-              settings={mix.stems[name]}
-              audible={isAudible(mix.stems[name], soloActive)}
+              settings={mix.stems[stem.id]}
+              audible={isAudible(mix.stems[stem.id], soloActive)}
               loop={mix.loop}
               onChange={onChange}
               onSeek={onSeek}
               onLoop={onLoop}
+              onTransportKey={onTransportKey}
             />
           ))}
       </div>
       <p className="muted hint">
-        Space: play / pause · Tab to a lane, then M: mute, S: solo · double-click a fader to reset it.
+        Space: play / pause · Tab to a lane, then M: mute, S: solo, ← / →: seek 5 s (Shift: 1 s), Home / End, I / O: loop in /
+        out, Esc: clear the loop · double-click a fader to reset it.
       </p>
-      {ready && <ExportPanel job={job} token={token} stems={stems} mix={mix} />}
+      {ready && (
+        <ExportPanel job={job} token={token} mix={mix} duration={duration} storedBits={storedBits} clipped={clipped} />
+      )}
     </section>
   );
 }

@@ -1,5 +1,7 @@
 import { memo, useRef, useState, type KeyboardEvent, type PointerEvent } from "react";
+import type { StemRef } from "../lib/api";
 import { formatDb, type LoopRegion, type StemSettings } from "../lib/mixer";
+import { LaneDownload } from "./LaneDownload";
 import { Waveform } from "./Waveform";
 
 export const STEM_COLOURS: Record<string, string> = {
@@ -14,6 +16,10 @@ export const STEM_COLOURS: Record<string, string> = {
 
 interface Props {
   name: string;
+  stem: StemRef;
+  /** Download names start with it. */
+  base: string;
+  storedBits: number;
   peaks: Float32Array[];
   duration: number;
   maxPeak: number;
@@ -23,6 +29,13 @@ interface Props {
   onChange: (name: string, patch: Partial<StemSettings>) => void;
   onSeek: (time: number) => void;
   onLoop: (a: number, b: number) => void;
+  /** Transport keys (seek, loop in / out) pressed on the lane; true when handled. */
+  onTransportKey: (e: KeyboardEvent<HTMLElement>) => boolean;
+}
+
+function panText(pan: number): string {
+  if (Math.abs(pan) < 0.005) return "centre";
+  return `${Math.round(Math.abs(pan) * 100)} % ${pan < 0 ? "left" : "right"}`;
 }
 
 function panLabel(pan: number): string {
@@ -30,8 +43,11 @@ function panLabel(pan: number): string {
   return `${pan < 0 ? "L" : "R"}${Math.round(Math.abs(pan) * 100)}`;
 }
 
-/** One stem: mute / solo / volume / pan, and its waveform (click = seek, drag = loop region). */
-export const StemLane = memo(function StemLane({ name, peaks, duration, maxPeak, settings, audible, loop, onChange, onSeek, onLoop }: Props) {
+/** One stem: mute / solo / volume / pan / download, and its waveform (click = seek, drag = loop region). Every
+ * control is named with the stem ("Mute vocals"); on the focused lane M / S mute and solo, the arrows, Home and
+ * End seek, I / O set the loop in / out. */
+export const StemLane = memo(function StemLane(props: Props) {
+  const { name, stem, base, storedBits, peaks, duration, maxPeak, settings, audible, loop, onChange, onSeek, onLoop, onTransportKey } = props;
   const area = useRef<HTMLDivElement>(null);
   const drag = useRef<{ x0: number; t0: number; moved: boolean } | null>(null);
   const [sel, setSel] = useState<{ a: number; b: number } | null>(null);
@@ -67,6 +83,8 @@ export const StemLane = memo(function StemLane({ name, peaks, duration, maxPeak,
     } else if (e.key === "s" || e.key === "S") {
       e.preventDefault();
       onChange(name, { solo: !settings.solo });
+    } else if (onTransportKey(e)) {
+      e.preventDefault();
     }
   };
 
@@ -79,7 +97,8 @@ export const StemLane = memo(function StemLane({ name, peaks, duration, maxPeak,
       tabIndex={0}
       data-testid={`lane-${name}`}
       data-stem={name}
-      aria-label={`${name} lane: M to mute, S to solo`}
+      role="group"
+      aria-label={`${name} lane: M mute, S solo, arrows seek, I / O loop in / out`}
       onKeyDown={keys}
     >
       <div className="lane-controls">
@@ -91,7 +110,8 @@ export const StemLane = memo(function StemLane({ name, peaks, duration, maxPeak,
             type="button"
             className={`toggle mute ${settings.mute ? "on" : ""}`}
             aria-pressed={settings.mute}
-            title="Mute (M)"
+            aria-label={`Mute ${name}`}
+            title={`Mute ${name} (M)`}
             data-testid={`mute-${name}`}
             onClick={() => onChange(name, { mute: !settings.mute })}
           >
@@ -101,12 +121,14 @@ export const StemLane = memo(function StemLane({ name, peaks, duration, maxPeak,
             type="button"
             className={`toggle solo ${settings.solo ? "on" : ""}`}
             aria-pressed={settings.solo}
-            title="Solo (S)"
+            aria-label={`Solo ${name}`}
+            title={`Solo ${name} (S)`}
             data-testid={`solo-${name}`}
             onClick={() => onChange(name, { solo: !settings.solo })}
           >
             S
           </button>
+          <LaneDownload stem={stem} base={base} storedBits={storedBits} />
         </div>
         <label className="slider">
           <span>Vol</span>
@@ -116,6 +138,8 @@ export const StemLane = memo(function StemLane({ name, peaks, duration, maxPeak,
             max={2}
             step={0.01}
             value={settings.gain}
+            aria-label={`Volume ${name}`}
+            aria-valuetext={formatDb(settings.gain)}
             data-testid={`gain-${name}`}
             onChange={(e) => onChange(name, { gain: Number(e.target.value) })}
             onDoubleClick={() => onChange(name, { gain: 1 })}
@@ -130,6 +154,8 @@ export const StemLane = memo(function StemLane({ name, peaks, duration, maxPeak,
             max={1}
             step={0.01}
             value={settings.pan}
+            aria-label={`Pan ${name}`}
+            aria-valuetext={panText(settings.pan)}
             data-testid={`pan-${name}`}
             onChange={(e) => onChange(name, { pan: Number(e.target.value) })}
             onDoubleClick={() => onChange(name, { pan: 0 })}
@@ -137,7 +163,16 @@ export const StemLane = memo(function StemLane({ name, peaks, duration, maxPeak,
           <output>{panLabel(settings.pan)}</output>
         </label>
       </div>
-      <div className="lane-wave" ref={area} onPointerDown={down} onPointerMove={move} onPointerUp={up} data-testid={`wave-${name}`}>
+      <div
+        className="lane-wave"
+        ref={area}
+        onPointerDown={down}
+        onPointerMove={move}
+        onPointerUp={up}
+        data-testid={`wave-${name}`}
+        aria-label={`${name} waveform: click to seek, drag to loop`}
+        role="img"
+      >
         <Waveform peaks={peaks} duration={duration} maxPeak={maxPeak} color={colour} testId={`waveform-${name}`} />
         {shade && duration > 0 && (
           <div

@@ -9,7 +9,10 @@ import {
   panMatrix,
   playheadPosition,
   reconcileMix,
+  seekTarget,
   serverExportBody,
+  setLoopIn,
+  setLoopOut,
   toggleMute,
   toggleSolo,
   updateStem,
@@ -157,5 +160,26 @@ describe("persistence and server body", () => {
     expect(formatDb(1)).toBe("+0.0 dB");
     expect(formatDb(0)).toBe("-inf dB");
     expect(formatDb(0.5)).toBe("-6.0 dB");
+  });
+});
+
+describe("transport keys", () => {
+  it("seeks 5 s with the arrows (1 s with Shift), Home / End, within the song", () => {
+    expect(seekTarget("ArrowRight", false, 10, 60)).toBe(15);
+    expect(seekTarget("ArrowLeft", true, 10, 60)).toBe(9);
+    expect(seekTarget("ArrowLeft", false, 2, 60)).toBe(0);
+    expect(seekTarget("ArrowRight", false, 58, 60)).toBe(60);
+    expect(seekTarget("Home", false, 30, 60)).toBe(0);
+    expect(seekTarget("End", false, 30, 60)).toBe(60);
+    expect(seekTarget("x", false, 30, 60)).toBeNull();
+  });
+
+  it("sets the loop in / out at the playhead", () => {
+    expect(setLoopIn(null, 10, 60)).toEqual({ start: 10, end: 60 });
+    expect(setLoopOut({ start: 10, end: 60 }, 20, 60)).toEqual({ start: 10, end: 20 });
+    expect(setLoopIn({ start: 10, end: 20 }, 5, 60)).toEqual({ start: 5, end: 20 });
+    expect(setLoopIn({ start: 10, end: 20 }, 30, 60)).toEqual({ start: 30, end: 60 }); // past the out point
+    expect(setLoopOut(null, 8, 60)).toEqual({ start: 0, end: 8 });
+    expect(setLoopOut({ start: 10, end: 20 }, 5, 60)).toEqual({ start: 0, end: 5 }); // before the in point
   });
 });

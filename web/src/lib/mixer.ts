@@ -177,3 +177,35 @@ export function formatTime(seconds: number): string {
 export function serverExportBody(jobId: string, token: string, format: "wav" | "mp3", mix: MixState) {
   return { job_id: jobId, job_token: token, format, stems: mix.stems, master_gain: mix.master };
 }
+
+/** Loop in ("I") at `t`: keeps the loop's end if it is after `t`, else loops from `t` to the end. */
+export function setLoopIn(loop: LoopRegion | null, t: number, duration: number): LoopRegion | null {
+  return makeLoop(t, loop && loop.end - t >= MIN_LOOP_S ? loop.end : duration, duration);
+}
+
+/** Loop out ("O") at `t`: keeps the loop's start if it is before `t`, else loops from the start to `t`. */
+export function setLoopOut(loop: LoopRegion | null, t: number, duration: number): LoopRegion | null {
+  return makeLoop(loop && t - loop.start >= MIN_LOOP_S ? loop.start : 0, t, duration);
+}
+
+export const SEEK_STEP_S = 5;
+export const SEEK_FINE_S = 1;
+
+/** Where a transport key moves the playhead (null: not a seek key). Arrows: 5 s (Shift: 1 s); Home / End. */
+export function seekTarget(key: string, shift: boolean, position: number, duration: number): number | null {
+  const step = shift ? SEEK_FINE_S : SEEK_STEP_S;
+  switch (key) {
+    case "ArrowLeft":
+    case "ArrowDown":
+      return clamp(position - step, 0, duration);
+    case "ArrowRight":
+    case "ArrowUp":
+      return clamp(position + step, 0, duration);
+    case "Home":
+      return 0;
+    case "End":
+      return duration;
+    default:
+      return null;
+  }
+}

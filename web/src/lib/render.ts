@@ -1,10 +1,31 @@
-// Export in the browser: render the current mix with an OfflineAudioContext (the same graph and
-// rules as the live mixer), then encode it as WAV (wavefile) or MP3 (lamejs). ZIP with fflate.
+// Export in the browser: fetch and decode the stems' WAVs, render the current mix with an OfflineAudioContext
+// (the same graph and rules as the live mixer), then encode it as WAV (wavefile) or MP3 (lamejs).
 
-import { zip } from "fflate";
 import { WaveFile } from "wavefile";
-import type { LoadedStem } from "./audioEngine";
+import { apiBytes } from "./api";
 import { effectiveGains, type MixState } from "./mixer";
+
+export interface LoadedStem {
+  name: string;
+  buffer: AudioBuffer;
+}
+
+/** The stems' WAVs decoded at their own rate (one at a time, so only one WAV's bytes are held at once). */
+export async function fetchStems(
+  stems: { name: string; url: string }[],
+  sampleRate: number,
+  onProgress?: (done: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<LoadedStem[]> {
+  const decoder = new OfflineAudioContext({ numberOfChannels: 2, length: 1, sampleRate });
+  const out: LoadedStem[] = [];
+  for (const { name, url } of stems) {
+    onProgress?.(out.length, stems.length);
+    out.push({ name, buffer: await decoder.decodeAudioData(await apiBytes(url, signal)) });
+  }
+  onProgress?.(out.length, stems.length);
+  return out;
+}
 
 export async function renderMix(stems: LoadedStem[], mix: MixState): Promise<AudioBuffer> {
   if (!stems.length) throw new Error("There are no stems to render.");
@@ -85,15 +106,6 @@ export function concat(parts: Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
-}
-
-/** A ZIP of named files (audio does not compress much: store, no deflate). */
-export function zipFiles(files: Record<string, Uint8Array>): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const input: Record<string, [Uint8Array, { level: 0 }]> = {};
-    for (const [name, data] of Object.entries(files)) input[name] = [data, { level: 0 }];
-    zip(input, (err, data) => (err ? reject(err) : resolve(data)));
-  });
 }
 
 /** Offer bytes as a download (an <a download> click). */

@@ -1,24 +1,50 @@
-import { useState } from "react";
-import { uploadForm, type Accepted, type UploadProgress } from "../lib/api";
+import { useEffect, useState } from "react";
+import { api, uploadForm, type Accepted, type UploadProgress } from "../lib/api";
+import { qualityOptions, type Modes } from "../lib/modes";
 import { navigate } from "../lib/router";
 import { rememberToken } from "../lib/storage";
 import { ErrorText } from "../components/ErrorText";
 import { FileDrop } from "../components/FileDrop";
 import { JobProgress } from "../components/JobProgress";
 
-type Quality = "fast" | "balanced" | "best";
+type Quality = string;
 
-const QUALITY_HELP: Record<Quality, string> = {
+const QUALITY_HELP: Record<string, string> = {
   fast: "Quick DSP split, good for previews.",
   balanced: "The default: a neural model at a sensible speed.",
   best: "The slowest and cleanest.",
 };
 
+/** Until GET /api/stems/modes answers (or if it cannot): the modes by name only. */
+const FALLBACK_MODES: Modes = {
+  default_quality: "balanced",
+  layouts: [
+    { stems: 2, names: ["vocals", "instrumental"] },
+    { stems: 4, names: ["vocals", "drums", "bass", "other"] },
+  ],
+  modes: [],
+};
+
+
 /** Upload a song and split it into 2 or 4 stems. */
 export function SplitPage() {
   const [file, setFile] = useState<File | null>(null);
-  const [stems, setStems] = useState<2 | 4>(2);
+  const [stems, setStems] = useState<number>(2);
   const [quality, setQuality] = useState<Quality>("balanced");
+  const [bitDepth, setBitDepth] = useState<16 | 24>(24);
+  const [modes, setModes] = useState<Modes>(FALLBACK_MODES);
+  useEffect(() => {
+    const ctrl = new AbortController();
+    api<Modes>("/api/stems/modes", { signal: ctrl.signal })
+      .then((m) => {
+        setModes(m);
+        setQuality((q) => (m.modes.some((row) => row.quality === q) ? q : m.default_quality));
+      })
+      .catch(() => undefined); // the menu keeps the plain mode names
+    return () => ctrl.abort();
+  }, []);
+  const options = qualityOptions(modes, stems);
+  const current = options.find((o) => o.quality === quality);
   const [upload, setUpload] = useState<UploadProgress | null>(null);
   const [error, setError] = useState<unknown>(null);
 
@@ -30,6 +56,7 @@ export function SplitPage() {
     form.append("file", file);
     form.append("stems", String(stems));
     form.append("quality", quality);
+    form.append("bit_depth", String(bitDepth));
     try {
       const job = await uploadForm<Accepted>("/api/stems/split", form, setUpload);
       rememberToken(job.job_id, job.job_token);
@@ -60,23 +87,38 @@ export function SplitPage() {
       <div className="form-row">
         <fieldset className="choice">
           <legend>Stems</legend>
-          <label>
-            <input type="radio" name="stems" checked={stems === 2} onChange={() => setStems(2)} data-testid="stems-2" /> 2 — vocals +
-            instrumental
-          </label>
-          <label>
-            <input type="radio" name="stems" checked={stems === 4} onChange={() => setStems(4)} data-testid="stems-4" /> 4 — vocals, drums,
-            bass, other
-          </label>
+          {modes.layouts.map((layout) => (
+            <label key={layout.stems}>
+              <input
+                type="radio"
+                name="stems"
+                checked={stems === layout.stems}
+                onChange={() => setStems(layout.stems)}
+                data-testid={`stems-${layout.stems}`}
+              />{" "}
+              {layout.stems} — {layout.names.join(", ")}
+            </label>
+          ))}
         </fieldset>
         <label className="field">
           <span>Quality</span>
-          <select value={quality} onChange={(e) => setQuality(e.target.value as Quality)} data-testid="quality">
-            <option value="fast">Fast</option>
-            <option value="balanced">Balanced</option>
-            <option value="best">Best</option>
+          <select value={quality} onChange={(e) => setQuality(e.target.value)} data-testid="quality">
+            {options.map((o) => (
+              <option key={o.quality} value={o.quality} disabled={!o.available}>
+                {o.label}
+              </option>
+            ))}
           </select>
-          <small className="muted">{QUALITY_HELP[quality]}</small>
+          <small className="muted" data-testid="quality-note">
+            {current?.note ?? QUALITY_HELP[quality] ?? ""}
+          </small>
+        </label>
+        <label className="field">
+          <span>Stem files</span>
+          <select value={bitDepth} onChange={(e) => setBitDepth(Number(e.target.value) as 16 | 24)} data-testid="bit-depth">
+            <option value={24}>24-bit WAV (for a DAW)</option>
+            <option value={16}>16-bit WAV (smaller)</option>
+          </select>
         </label>
       </div>
       <div className="form-row">

@@ -9,6 +9,27 @@ import { JobProgress } from "../components/JobProgress";
 import { Link } from "../components/Link";
 import { Mixer } from "../components/Mixer";
 
+/** Which engine ran (and its model), and why, when it is not the one the quality mode asks for. */
+function EngineLine({ status }: { status: StemsStatus }) {
+  const result = (status.result ?? {}) as Record<string, unknown>;
+  if (!status.engine && !result.engine_label) return null;
+  const label = String(result.engine_label ?? status.engine);
+  const model = result.model && !label.includes(String(result.model)) ? ` (${String(result.model)})` : "";
+  return (
+    <div className="job-engine" data-testid="job-engine">
+      <span>
+        Engine: <strong>{label}</strong>
+        {model}
+      </span>
+      {status.engine_note && (
+        <p className="muted engine-note" data-testid="engine-note">
+          {status.engine_note}
+        </p>
+      )}
+    </div>
+  );
+}
+
 /** A stems job: progress while it runs (with the side game), then the mixer and export. */
 export function StemsJobPage({ jobId, queryToken }: { jobId: string; queryToken: string | null }) {
   const token = queryToken ?? tokenFor(jobId);
@@ -68,6 +89,7 @@ export function StemsJobPage({ jobId, queryToken }: { jobId: string; queryToken:
             {status.parent_id ? " · expanded from a 2-stem job" : ""}
           </span>
         )}
+        {status && <EngineLine status={status} />}
       </header>
       <ErrorText error={error} testId="status-error" />
       {status && status.status !== "succeeded" && (
