@@ -84,6 +84,22 @@ async function context(kind) {
   return page;
 }
 
+/** Visible controls smaller than a finger: buttons, menus and disclosure lines under 44 px, boxes under 24 px. */
+function smallTargets(page) {
+  return page.evaluate(() => {
+    const small = [];
+    for (const el of document.querySelectorAll('button, select, summary, input[type="checkbox"], input[type="radio"], input[type="range"]')) {
+      const r = el.getBoundingClientRect();
+      if (!r.width || !r.height || getComputedStyle(el).visibility === "hidden") continue;
+      const min = el.matches("button, select, summary") ? 44 : 24;
+      if (r.height < min - 0.5 || r.width < Math.min(min, 24) - 0.5) {
+        small.push(`${el.tagName.toLowerCase()} "${(el.getAttribute("aria-label") ?? el.textContent ?? "").trim().slice(0, 30)}" ${Math.round(r.width)}x${Math.round(r.height)}`);
+      }
+    }
+    return small;
+  });
+}
+
 /** Each page: where it is and what says it has finished drawing. */
 const PAGES = [
   { name: "split", url: () => "/", ready: '[data-testid="split-drop-limits"]' },
@@ -127,6 +143,7 @@ describe("every page at 390 px (touch) and 1440 px", () => {
         await page.locator(p.ready).first().waitFor({ timeout: 60_000 });
         if (p.name === "mixer") await page.locator('[data-testid^="waveform-"][data-drawn="true"]').first().waitFor({ timeout: 30_000 });
         assert.equal(await sideScroll(page), 0, `${p.name} scrolls sideways at ${kind}`);
+        if (kind === "phone") assert.deepEqual(await smallTargets(page), [], `finger-sized controls on ${p.name}`);
         await pageShot(page, `pages/${p.name}-${kind}.png`);
         assert.deepEqual(await axeViolations(page), [], `axe on ${p.name} (${kind})`);
       });
