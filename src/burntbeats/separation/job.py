@@ -9,7 +9,7 @@ from burntbeats.jobs.context import JobContext, JobError
 from burntbeats.separation.apply import separate_file
 from burntbeats.separation.base import STEMS_SUBDIR, EngineUnavailable, stem_names
 from burntbeats.separation.engines import select_engine
-from burntbeats.separation.playback import write_stem_playback
+from burntbeats.separation.playback import write_all_playback
 
 
 def run_split(ctx: JobContext) -> dict:
@@ -49,10 +49,8 @@ def run_split(ctx: JobContext) -> dict:
         ctx.progress("encoding", 92 + 3 * (i + 1) / len(names))
     # The web mixer's compressed rendition and waveform peaks of every stem (separation/playback.py); the
     # CLI, which only keeps the stems, asks for none.
-    for i, name in enumerate(names if ctx.params.get("_playback", True) else ()):
-        share = 5 / len(names)
-        write_stem_playback(out_dir / f"{name}.wav", ctx.job_dir, name,
-                            progress=ctx.sub_progress("encoding", 95 + share * i, 95 + share * (i + 1)))
+    if ctx.params.get("_playback", True):
+        write_all_playback(out_dir, ctx.job_dir, names, progress=ctx.sub_progress("encoding", 95, 100))
     shutil.rmtree(work, ignore_errors=True)
 
     return {
