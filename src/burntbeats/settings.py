@@ -16,6 +16,11 @@ from burntbeats.jobs.tokens import JobTokens
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+def parse_list(value: str | None) -> list[str]:
+    """A comma list setting (ALLOWED_HOSTS, OIDC_AUDIENCE...) as its items, spaces trimmed, empties dropped."""
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
 class Settings(BaseSettings):
     # A refused value is never echoed in the error (several settings are secrets).
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
@@ -67,6 +72,19 @@ class Settings(BaseSettings):
     file_token_ttl_s: float = Field(default=3600.0, gt=0)
     # The admin API (/api/admin/...): off (404) unless set; requests send it as X-API-Key.
     api_key: str = Field(default="", repr=False)
+    # External identity (OIDC, e.g. Clerk): bearer JWTs from OIDC_ISSUER, verified with its JWKS (default
+    # <issuer>/.well-known/jwks.json) under an allow-list of asymmetric algorithms; `aud` checked when
+    # OIDC_AUDIENCE (comma list) is set; OIDC_LEEWAY_S of clock skew; the key set cached OIDC_JWKS_CACHE_S.
+    oidc_issuer: str = ""
+    oidc_jwks_url: str = ""
+    oidc_audience: str = ""
+    oidc_algorithms: str = "RS256"
+    oidc_leeway_s: float = Field(default=30.0, ge=0, le=600)
+    oidc_jwks_cache_s: int = Field(default=300, ge=0)
+    # A token naming an unknown key id fetches the key set again, at most once per this many seconds.
+    oidc_jwks_cooldown_s: float = Field(default=30.0, ge=0)
+    # Clerk's user webhooks (POST /api/auth/clerk/webhook), verified with svix: off (404) unless set.
+    clerk_webhook_secret: str = Field(default="", repr=False)
 
     # Accounts (burntbeats.accounts): off by default (one local user, no sign-in). AUTH_REQUIRED=1: every job
     # route needs a signed-in user (session cookie, API key or external JWT); anonymous calls get 401.

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from burntbeats.accounts import passwords
 from burntbeats.errors import Conflict, InvalidRequest, NotFound
-from burntbeats.models import AuthSession, User, as_utc, utcnow
+from burntbeats.models import ApiKey, AuthSession, Job, User, as_utc, utcnow
+from burntbeats.storage import Storage
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 WRONG_CREDENTIALS = "Wrong email or password."
@@ -131,3 +132,20 @@ def end_session(session: Session, token: str) -> None:
 
 def end_all_sessions(session: Session, user_id: str) -> None:
     session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
+
+
+def delete_user(session: Session, storage: Storage, user: User) -> int:
+    """Remove the user with every job and file of theirs (a running job is cancelled first); returns the
+    number of jobs removed. Sessions and API keys go with the user."""
+    from burntbeats.jobs import service
+
+    jobs = list(session.scalars(select(Job).where(Job.owner_id == user.id)))
+    for job in jobs:
+        service.cancel_job(session, job)
+        storage.delete(job.id)
+        session.delete(job)
+    session.execute(delete(AuthSession).where(AuthSession.user_id == user.id))
+    session.execute(delete(ApiKey).where(ApiKey.user_id == user.id))
+    session.delete(user)
+    session.flush()
+    return len(jobs)

@@ -18,6 +18,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 import burntbeats
+from burntbeats.accounts.external import Issuer
 from burntbeats.api.auth import current_caller
 from burntbeats.api.database import install_database_error_handlers, open_database
 from burntbeats.api.deps import AppState
@@ -60,10 +61,11 @@ ROUTERS = [
     "burntbeats.api.routes.admin",
     "burntbeats.api.routes.plans",
     "burntbeats.api.routes.billing",
+    "burntbeats.api.routes.webhooks",
 ]
 OPEN_ROUTERS = frozenset({"burntbeats.api.routes.models", "burntbeats.api.routes.stems_modes",
                           "burntbeats.api.routes.auth", "burntbeats.api.routes.limits", "burntbeats.api.routes.admin",
-                          "burntbeats.api.routes.plans"})
+                          "burntbeats.api.routes.plans", "burntbeats.api.routes.webhooks"})
 
 _REPO_WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
 _PACKAGED_WEB_DIST = Path(__file__).resolve().parents[1] / "web_dist"
@@ -95,7 +97,8 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
         job_runner = runner or make_runner(settings)
         secret = settings.resolved_secret_key()
         app.state.burntbeats = AppState(settings=settings, runner=job_runner, storage=get_storage(settings),
-                                        secret=secret, tokens=settings.job_tokens(secret))
+                                        secret=secret, tokens=settings.job_tokens(secret),
+                                        issuer=Issuer.from_settings(settings))
         # Before the workers start (they inherit the environment): caches and temp files under DATA_DIR.
         with data_dir_environment(settings.data_dir):
             job_runner.start()

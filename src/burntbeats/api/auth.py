@@ -22,7 +22,8 @@ from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from burntbeats.accounts import apikeys, users
+from burntbeats.accounts import apikeys, external, users
+from burntbeats.accounts.external import Issuer
 from burntbeats.api.database import request_session
 from burntbeats.errors import Forbidden, Unauthorized
 from burntbeats.models import LOCAL_USER_ID, User
@@ -41,7 +42,7 @@ class Caller:
     """The user a request acts for, and how it proved it (local = auth is off)."""
 
     user_id: str
-    via: str  # "local" | "session" | "api_key" | "jwt"
+    via: str  # "local" | "session" | "api_key" | "jwt" (an external identity's bearer token)
     session_token: str | None = None
 
 
@@ -71,13 +72,25 @@ def _check_user(user: User | None, what: str) -> User:
     return user
 
 
-def _authenticate(session: Session, request: Request, secret: str) -> Caller | None:
+def _jwt_caller(session: Session, issuer: Issuer, token: str) -> Caller:
+    try:
+        claims = external.verify(issuer, token)
+    except external.InvalidToken as exc:
+        raise Unauthorized(str(exc)) from None
+    user = external.subject_user(session, issuer.subject_id(str(claims["sub"])), claims.get("email"),
+                                 claims.get("name"))
+    return Caller(_check_user(user, "").id, "jwt")
+
+
+def _authenticate(session: Session, request: Request, secret: str, issuer: Issuer | None) -> Caller | None:
     """The caller named by the request's credentials; None when it carries none (raises when they are bad)."""
     bearer = _bearer(request)
     if bearer is not None:
         if apikeys.looks_like_key(bearer):
             user = _check_user(apikeys.key_user(session, bearer), "This API key is unknown or was revoked.")
             return Caller(user.id, "api_key")
+        if issuer is not None:
+            return _jwt_caller(session, issuer, bearer)
         raise Unauthorized(f"This bearer token is not an API key of this server. {SIGN_IN_HINT}")
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
@@ -103,7 +116,7 @@ async def optional_caller(request: Request) -> Caller | None:
         caller: Caller | None = LOCAL_CALLER
     else:
         async with request_session(request) as session:
-            caller = await run_in_threadpool(_authenticate, session, request, state.secret)
+            caller = await run_in_threadpool(_authenticate, session, request, state.secret, state.issuer)
     request.state.caller = caller
     return caller
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy import Row
@@ -17,6 +17,9 @@ from burntbeats.jobs import access
 from burntbeats.jobs.access import JOB_TOKEN_PURPOSE
 from burntbeats.jobs.runner import JobRunner
 from burntbeats.jobs.tokens import JobTokens
+
+if TYPE_CHECKING:
+    from burntbeats.accounts.external import Issuer
 from burntbeats.models import Job
 from burntbeats.settings import Settings
 from burntbeats.storage import Storage
@@ -35,6 +38,7 @@ class AppState:
     storage: Storage
     secret: str
     tokens: JobTokens
+    issuer: Issuer | None = None  # external identity (OIDC_ISSUER)
 
 
 # The cheap dependencies are `async def` so that FastAPI runs them on the event loop: a plain `def`

@@ -82,6 +82,7 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "GET /api/admin/usage": OFF,
     "GET /api/plans": frozenset(),
     "GET /api/billing/quote": frozenset({422}),
+    "POST /api/auth/clerk/webhook": OFF | {422},
 }
 
 # Routes that answer a file: its media types replace FastAPI's default `application/json` for the 200,
@@ -129,7 +130,8 @@ _UNSAFE_METHODS = ("post", "put", "patch", "delete")
 WITHOUT_DATABASE = frozenset({"GET /api/models", "GET /api/limits", "GET /api/plans"})
 # Operations that never look at the caller; every other /api/ route may answer 401 (no or bad credentials under
 # AUTH_REQUIRED) and 403 (a disabled account, a cookie change without its CSRF token): api/auth.py.
-WITHOUT_CALLER = frozenset({"GET /api/models", "GET /api/limits", "GET /api/stems/modes", "GET /api/plans"})
+WITHOUT_CALLER = frozenset({"GET /api/models", "GET /api/limits", "GET /api/stems/modes", "GET /api/plans",
+                            "POST /api/auth/clerk/webhook"})
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}}
 
 

@@ -18,6 +18,8 @@ from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from burntbeats.settings import parse_list
+
 log = logging.getLogger(__name__)
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -48,10 +50,6 @@ COMMON_HEADERS = {
     # Other sites may not embed our files (<audio src=...?token=>) either.
     b"cross-origin-resource-policy": b"same-origin",
 }
-
-
-def parse_list(value: str | None) -> list[str]:
-    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 def host_pattern(host: str) -> str:

@@ -814,6 +814,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/clerk/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Clerk user webhooks (user.created, user.deleted), svix-signed */
+        post: operations["auth_clerk_webhook_api_auth_clerk_webhook_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -2827,6 +2844,23 @@ export interface components {
             is_admin: boolean;
             /** Created At */
             created_at: string | null;
+        };
+        /** WebhookResultPublic */
+        WebhookResultPublic: {
+            /** Received */
+            received: boolean;
+            /** Event */
+            event: string;
+            /**
+             * User Id
+             * @description The account the event created or removed, if any.
+             */
+            user_id: string | null;
+            /**
+             * Deleted Jobs
+             * @description user.deleted: how many jobs (with their files) were removed.
+             */
+            deleted_jobs: number;
         };
         /**
          * ValidationErrorItem
@@ -5315,6 +5349,32 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    auth_clerk_webhook_api_auth_clerk_webhook_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookResultPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestEntityTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };

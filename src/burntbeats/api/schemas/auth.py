@@ -61,3 +61,10 @@ class ApiKeyCreatedPublic(ApiKeyPublic):
 
 class ApiKeyListPublic(BaseModel):
     keys: list[ApiKeyPublic]
+
+
+class WebhookResultPublic(BaseModel):
+    received: bool
+    event: str
+    user_id: str | None = Field(description="The account the event created or removed, if any.")
+    deleted_jobs: int = Field(description="user.deleted: how many jobs (with their files) were removed.")
