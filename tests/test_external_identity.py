@@ -108,7 +108,7 @@ def _alg_none() -> str:
 
 def _app(tmp_path, idp, **extra):
     return auth_app(tmp_path, oidc_issuer=ISSUER, oidc_jwks_url=idp.url, oidc_audience=AUDIENCE,
-                    oidc_leeway_s=5, **extra)
+                    **{"oidc_leeway_s": 5, **extra})
 
 
 def _me(client: TestClient, token: str):
@@ -152,9 +152,9 @@ def test_bad_tokens_are_refused(tmp_path, idp, keys, case):
 
 
 def test_clock_skew_within_leeway_is_accepted(tmp_path, idp, keys):
-    now = int(time.time())
-    with _app(tmp_path, idp) as (_app_, _settings, client):
-        assert _me(client, _token(keys["k1"], exp=now - 2)).status_code == 200  # 2 s late, leeway 5 s
+    with _app(tmp_path, idp, oidc_leeway_s=30) as (_app_, _settings, client):
+        late = _token(keys["k1"], exp=int(time.time()) - 10)  # 10 s late, leeway 30 s
+        assert _me(client, late).status_code == 200
 
 
 def test_rotated_keys_are_fetched_again_after_the_cooldown(tmp_path, idp, keys):
