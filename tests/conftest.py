@@ -32,6 +32,19 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """None (SQLite under DATA_DIR) or a fresh PostgreSQL schema (test_postgres.fresh_schema), for a test that
+    must hold on both (the lease SQL, the Celery runner)."""
+    if request.param == "sqlite":
+        yield None
+        return
+    from test_postgres import fresh_schema
+
+    with fresh_schema("bb_" + request.module.__name__.removeprefix("test_")[:12]) as url:
+        yield url
+
+
 @pytest.fixture
 def client(settings: Settings):
     from burntbeats.api.app import create_app

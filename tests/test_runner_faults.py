@@ -29,6 +29,7 @@ from burntbeats.jobs.worker import _publish, execute_job
 from burntbeats.models import Job, utcnow
 from burntbeats.storage import get_storage
 from conftest import make_settings, wait_for
+from services import process_tree
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -68,24 +69,6 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (FileNotFoundError, ProcessLookupError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = set(), [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
 def _post_speech(client, path: Path) -> dict:
     with open(path, "rb") as fh:
         resp = client.post("/api/speech/enhance", files={"file": (path.name, fh)})
@@ -102,18 +85,6 @@ def _post_split(client, path: Path) -> dict:
 
 def _no_staging_left(settings, job_id: str) -> bool:
     return not list((settings.jobs_dir / job_id).glob(".attempt-*"))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request):
-    """None (SQLite under DATA_DIR) or a fresh PostgreSQL schema: the lease SQL must hold on both."""
-    if request.param == "sqlite":
-        yield None
-        return
-    from test_postgres import fresh_schema
-
-    with fresh_schema("bb_faults") as url:
-        yield url
 
 
 @pytest.fixture
@@ -296,7 +267,7 @@ def test_a_killed_server_leaves_no_worker_and_the_job_runs_to_completion_once(tm
         assert resp.status_code == 202, resp.text
         job = resp.json()
         _wait_job(url, job["job_id"], _enhancing(1), what="enhancing")
-        tree = _descendants(server.pid)
+        tree = process_tree(server.pid)
         worker = _worker_pid(_job(url, job["job_id"]))
         assert worker in tree
         server.send_signal(signal.SIGKILL)

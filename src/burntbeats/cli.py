@@ -51,6 +51,39 @@ def serve(
 
 
 @app.command()
+def worker(
+    queues: str = typer.Option("stems,speech,midi", "--queues", "-Q",
+                               help="Comma list of the queues to take jobs from: stems, speech, midi."),
+    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1, help="Jobs run at once (one process each)."),
+    loglevel: str = typer.Option("info", "--loglevel", help="debug | info | warning | error"),
+) -> None:
+    """Run jobs from the Celery queues (JOB_RUNNER=celery: the API only queues them). Needs CELERY_BROKER_URL."""
+    from burntbeats.jobs.celery_app import parse_queues
+    from burntbeats.runtime_env import use_data_dir
+
+    settings = get_settings()
+    if not settings.celery_broker_url:
+        console.print("[red]error:[/red] set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) to run a worker")
+        raise typer.Exit(code=2)
+    try:
+        names = parse_queues(queues)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--queues") from None
+    # As `serve` does for its workers: library caches and temporary files under DATA_DIR.
+    use_data_dir(settings.data_dir)
+    from burntbeats.torch_device import DeviceUnavailable, check_startup
+
+    try:
+        check_startup(settings.device)
+    except DeviceUnavailable as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    from burntbeats.jobs.celery_worker import run_worker
+
+    run_worker(settings, names, concurrency, loglevel.upper())
+
+
+@app.command()
 def separate(
     input_file: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, opus, mp3, m4a, aac)."),
     stems: int = typer.Option(2, "--stems", "-s", help="2 (vocals, instrumental), 4 (vocals, drums, bass, other) "

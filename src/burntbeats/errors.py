@@ -50,3 +50,7 @@ class Overloaded(DomainError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class ServiceUnavailable(Overloaded):
+    """A service the request needs (the job queue's broker) cannot be reached now: 503 + Retry-After."""

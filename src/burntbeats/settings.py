@@ -113,8 +113,9 @@ class Settings(BaseSettings):
     quality_token_factors: dict[str, float] = Field(
         default_factory=lambda: {"fast": 0.5, "balanced": 1.0, "best": 2.0})
 
-    # Job runner: "local" (in-process worker pool) or "celery" (scale-out on Redis).
-    job_runner: str = "local"
+    # Job runner: "local" (in-process worker pool) or "celery" (scale-out: `burntbeats worker` processes
+    # fed through CELERY_BROKER_URL; the API then only stores inputs, creates rows and enqueues).
+    job_runner: Literal["local", "celery"] = "local"
 
     # Admission: jobs of a family (stems / speech / midi) waiting or running before new ones get 503.
     stems_max_queue_depth: int = Field(default=50, ge=1)
@@ -141,6 +142,26 @@ class Settings(BaseSettings):
     models_manifest: Path | None = None
     models_trust_pickle: bool = False
 
+    # Scale-out (burntbeats.jobs.celery_runner, JOB_RUNNER=celery): the Redis broker, a key prefix so that
+    # several installs (or test runs) share one Redis, how long a delivered but unacknowledged job message
+    # waits before Redis hands it to another worker, and how long a queued job's message is trusted before
+    # the API sends it again (the job lease makes duplicates harmless).
+    celery_broker_url: str = Field(default="", description="redis://host:6379/0")
+    celery_key_prefix: str = ""
+    celery_visibility_timeout_s: float = Field(default=3600.0, ge=1)
+    celery_republish_s: float = Field(default=600.0, ge=1)
+    # Object storage (burntbeats.storage.s3, S3_ENABLED=1): job files live in S3_BUCKET under S3_PREFIX;
+    # file URLs answer with presigned redirects valid S3_PRESIGN_EXPIRY_S. DATA_DIR keeps a local cache.
+    s3_enabled: bool = False
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_endpoint_url: str = Field(default="", description="Empty for AWS; e.g. http://minio:9000")
+    s3_access_key_id: str = Field(default="", repr=False)
+    s3_secret_access_key: str = Field(default="", repr=False)
+    s3_prefix: str = ""
+    s3_presign_expiry_s: int = Field(default=300, ge=1, le=7 * 24 * 3600)
+    s3_delete_local_after_upload: bool = True
+
     @field_validator("device", mode="before")
     @classmethod
     def _device(cls, value: object) -> str:
@@ -154,6 +175,14 @@ class Settings(BaseSettings):
         # Tokens belong to accounts: metering turns sign-in on (as AUTH_REQUIRED=1 would).
         if self.usage_tokens_enabled:
             self.auth_required = True
+        return self
+
+    @model_validator(mode="after")
+    def _scale_out(self) -> Settings:
+        if self.job_runner == "celery" and not self.celery_broker_url.startswith(("redis://", "rediss://")):
+            raise ValueError("JOB_RUNNER=celery needs CELERY_BROKER_URL=redis://host:6379/0 (a Redis broker)")
+        if self.s3_enabled and not self.s3_bucket:
+            raise ValueError("S3_ENABLED=1 needs S3_BUCKET (and S3_ENDPOINT_URL for a store other than AWS)")
         return self
 
     @property

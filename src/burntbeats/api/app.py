@@ -37,7 +37,8 @@ from burntbeats.api.security import install_security
 from burntbeats.api.uploads import UploadLimitMiddleware
 from burntbeats.db import get_engine, migrate, session_scope
 from burntbeats.jobs import service
-from burntbeats.jobs.runner import JobRunner, make_runner
+from burntbeats.jobs.runner import JobRunner
+from burntbeats.jobs.runners import make_runner
 from burntbeats.runtime_env import data_dir_environment
 from burntbeats.settings import Settings, get_settings
 from burntbeats.storage import get_storage

@@ -7,8 +7,8 @@ a worker that dies (segfault, SIGKILL, out of memory) takes only its own job wit
 back to the queue (or fails after JOB_MAX_ATTEMPTS), and a fresh worker takes its slot. Each
 running job holds a lease its worker's heartbeat renews; a job whose lease ran out (its server
 was killed, or a worker stalled) is recovered the same way, by whichever server sweeps first.
-A scale-out runner (Celery on Redis) implements the same interface: `submit` a queued job,
-`claim` it in the worker that runs it.
+The scale-out runner (JOB_RUNNER=celery, jobs/celery_runner.py) implements the same interface: `submit`
+publishes a queued job, and `burntbeats worker` (jobs/celery_worker.py) claims it in the process that runs it.
 """
 
 from __future__ import annotations
@@ -280,9 +280,3 @@ def purge_expired(settings: Settings) -> int:
             storage.delete_job(job.id)
             job.files_purged_at = service.utcnow()
         return len(jobs)
-
-
-def make_runner(settings: Settings) -> JobRunner:
-    if settings.job_runner == "local":
-        return LocalRunner(settings)
-    raise ValueError(f"unknown JOB_RUNNER {settings.job_runner!r} (expected 'local')")

@@ -2,8 +2,9 @@
 
 `submit_jobs` (and `submit_job` for one) stores each job's inputs in its own storage space, asks the
 admission policy (`burntbeats.jobs.admission.admit`) whether the submission is accepted, creates the rows,
-commits, and hands each id to the runner (`runner.submit(job_id)`). All or nothing: if an input is refused
-or admission says no, no row exists and the stored files are removed.
+commits, and hands each id to the runner (`runner.submit(job_id)`). All or nothing: if an input is refused,
+admission says no, or the runner cannot take the jobs (JOB_RUNNER=celery with its broker down:
+ServiceUnavailable, a 503), no row exists and the stored files are removed.
 
 Inputs are small objects with one async method (:class:`JobInput`): the API's upload
 (`burntbeats.api.common.UploadedAudio`) and :class:`FilesFromJob` here (files of an earlier job linked into
@@ -18,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from anyio import to_thread
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from burntbeats.errors import Gone
+from burntbeats.errors import Gone, ServiceUnavailable
 from burntbeats.jobs import service
 from burntbeats.jobs.admission import admit
 from burntbeats.models import Job
@@ -96,8 +98,16 @@ async def submit_jobs(
         for job_id, _request, _params in staged:
             env.storage.delete(job_id)
         raise
-    for job in jobs:
-        env.runner.submit(job.id)
+    ids = [job.id for job in jobs]
+    try:
+        # Off the event loop: a remote runner's publish is a network call (bounded, see celery_runner).
+        await to_thread.run_sync(_hand_over, env.runner, ids)
+    except ServiceUnavailable:
+        # The queue cannot take them: the jobs are withdrawn (rows and files), the caller gets a 503.
+        await to_thread.run_sync(_withdraw, session, ids)
+        for job_id in ids:
+            env.storage.delete(job_id)
+        raise
     return jobs
 
 
@@ -124,3 +134,13 @@ def _admit_and_create(
     ]
     session.commit()
     return jobs
+
+
+def _hand_over(runner: Runner, ids: list[str]) -> None:
+    for job_id in ids:
+        runner.submit(job_id)
+
+
+def _withdraw(session: Session, ids: list[str]) -> None:
+    session.execute(delete(Job).where(Job.id.in_(ids)))
+    session.commit()

@@ -103,7 +103,7 @@ class Heartbeat(threading.Thread):
                     self._held = None
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     # Pay the heavy imports (numpy, scipy, PyAV, the engines) once per worker, not in the first job.
     for module in WARM_IMPORTS:
         try:
@@ -121,7 +121,7 @@ def worker_main(conn: Connection, settings_json: str, parent_pid: int) -> None:
     # Jobs are batch work: below the API process in the CPU scheduler, so status polls stay fast while
     # separations use every core (bench/api.py, docs/performance.md).
     os.nice(settings.worker_nice)
-    _warm_up()
+    warm_up()
     from burntbeats.jobs.worker import execute_job
 
     heartbeat = Heartbeat(settings.resolved_database_url, settings.job_lease_s, parent_pid)
