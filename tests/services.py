@@ -4,6 +4,7 @@ free port (so a test may stop it without touching the machine's Redis), moto's S
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -101,10 +102,13 @@ class S3Server:
 def settings_env(settings) -> dict[str, str]:
     """The environment that gives a subprocess the same settings as `settings`."""
     env = {}
-    for name, value in settings.model_dump().items():
+    for name, value in settings.model_dump(mode="json").items():
         if value is None or value == "":
             continue
-        env[name.upper()] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+        if isinstance(value, bool):
+            env[name.upper()] = "1" if value else "0"
+        else:
+            env[name.upper()] = json.dumps(value) if isinstance(value, (dict, list)) else str(value)
     return env
 
 

@@ -72,6 +72,7 @@ def test_the_api_queues_by_family_and_a_worker_runs_every_kind(tmp_path, redis_s
 
         worker = Worker(settings, tmp_path / "worker.log", queues="stems,speech,midi", concurrency=2)
         try:
+            worker.wait_ready()
             done = {family: wait_for(client, j["status_url"], j["job_token"], timeout=120)
                     for family, j in jobs.items()}
             pool = worker.pool()
