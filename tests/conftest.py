@@ -45,6 +45,16 @@ def database_url(request):
         yield url
 
 
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 server on a free loopback port, one bucket, for the whole run (tests/services.py)."""
+    from services import S3Server
+
+    server = S3Server()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def client(settings: Settings):
     from burntbeats.api.app import create_app

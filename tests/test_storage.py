@@ -1,8 +1,10 @@
-"""Storage keyed by (job_id, name): put (atomic), read a range, list, delete, link, name checks, Range responses."""
+"""Storage keyed by (job_id, name): put (atomic), read a range, list, delete, link, name checks, Range responses,
+on local disk and on S3 (moto's S3 server on loopback, tests/services.py)."""
 
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -10,13 +12,19 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from burntbeats.storage import InvalidName, LocalStorage, check_name
+from conftest import make_settings
 
 JOB, OTHER = "a" * 32, "b" * 32
 
 
-@pytest.fixture
-def storage(tmp_path: Path) -> LocalStorage:
-    return LocalStorage(tmp_path / "jobs")
+@pytest.fixture(params=["local", "s3"])
+def storage(request, tmp_path: Path) -> LocalStorage:
+    if request.param == "local":
+        return LocalStorage(tmp_path / "jobs")
+    from burntbeats.storage.s3 import S3Storage
+
+    s3 = request.getfixturevalue("s3_server")
+    return S3Storage(make_settings(tmp_path, **s3.settings(prefix=f"t{os.urandom(4).hex()}/")))
 
 
 def test_put_read_range_list_delete(storage: LocalStorage, tmp_path: Path):
@@ -62,7 +70,9 @@ def test_put_moves_a_local_file_and_leaves_no_temporary(storage: LocalStorage, t
         storage.put(JOB, "stems/vocals.mp3", Broken())
     # The old file is intact and no half-written or temporary file is left.
     assert storage.read(JOB, "stems/vocals.mp3") == b"abc"
-    assert sorted(p.name for p in storage.job_dir(JOB).rglob("*") if p.is_file()) == ["vocals.mp3"]
+    assert storage.list(JOB) == ["stems/vocals.mp3"]
+    if isinstance(storage, LocalStorage):
+        assert sorted(p.name for p in storage.job_dir(JOB).rglob("*") if p.is_file()) == ["vocals.mp3"]
 
 
 def test_link_gives_the_job_its_own_copy(storage: LocalStorage):
@@ -93,16 +103,22 @@ def test_bad_job_ids_are_refused(storage: LocalStorage, job_id: str):
         storage.job_dir(job_id)
 
 
-def test_response_serves_ranges(storage: LocalStorage):
-    data = bytes(range(256)) * 8
-    storage.put(JOB, "stems/vocals.wav", data)
+def file_app(storage, filename: str) -> TestClient:
+    """An app whose GET /file answers storage.response() for JOB's stems/vocals.wav."""
     app = FastAPI()
 
     @app.get("/file")
     def serve():
-        return storage.response(JOB, "stems/vocals.wav", media_type="audio/wav", filename="song-vocals.wav")
+        return storage.response(JOB, "stems/vocals.wav", media_type="audio/wav", filename=filename)
 
-    client = TestClient(app)
+    return TestClient(app)
+
+
+def test_response_serves_ranges(tmp_path: Path):
+    storage = LocalStorage(tmp_path / "jobs")
+    data = bytes(range(256)) * 8
+    storage.put(JOB, "stems/vocals.wav", data)
+    client = file_app(storage, "song-vocals.wav")
     whole = client.get("/file")
     assert whole.status_code == 200 and whole.content == data
     assert whole.headers["content-type"] == "audio/wav" and "song-vocals.wav" in whole.headers["content-disposition"]

@@ -63,19 +63,25 @@ def execute_job(job_id: str, settings: Settings, owner: str | None = None,
         job = session.get(Job, job_id)
         if job is None or job.status != JobStatus.RUNNING or (owner is not None and job.lease_owner != owner):
             return job.status if job else "missing"
-        job_dir = storage.job_dir(job.id, create=True)
-        staging = storage.stage(job.id, job.attempts)
-        ctx = JobContext(
-            job_id=job.id,
-            kind=job.kind,
-            owner_id=job.owner_id,
-            params=dict(job.params or {}),
-            job_dir=staging,
-            input_path=job_dir / "input" if (job_dir / "input").exists() else None,
-            settings=settings,
-            attempt=job.attempts,
-            inputs_dir=job_dir,
-        )
+    try:
+        job_dir = storage.local_inputs(job.id)  # an object store downloads the inputs here
+    except Exception as exc:  # the store is unreachable: this attempt fails, the job with it
+        log.exception("job %s: its inputs could not be fetched", job_id)
+        with session_scope(url) as session:
+            service.finish_job(session, job_id, error=user_message(exc), owner=owner)
+        return _status(url, job_id)
+    staging = storage.stage(job.id, job.attempts)
+    ctx = JobContext(
+        job_id=job.id,
+        kind=job.kind,
+        owner_id=job.owner_id,
+        params=dict(job.params or {}),
+        job_dir=staging,
+        input_path=job_dir / "input" if (job_dir / "input").exists() else None,
+        settings=settings,
+        attempt=job.attempts,
+        inputs_dir=job_dir,
+    )
     ctx.report = _db_reporter(url, job_id, owner, lost)
     try:
         result = run_handler(ctx)

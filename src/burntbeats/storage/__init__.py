@@ -1,5 +1,5 @@
 """Where job files live: files keyed by (job_id, name) behind :class:`Storage`. Local disk by default;
-an object store can implement the same interface."""
+an S3 bucket with S3_ENABLED (storage/s3.py)."""
 
 from __future__ import annotations
 
@@ -27,5 +27,10 @@ def safe_stem_name(name: str | None, default: str = "audio") -> str:
     return Path(safe_filename(name, default)).stem or default
 
 
-def get_storage(settings) -> LocalStorage:
+def get_storage(settings) -> Storage:
+    """S3Storage when S3_ENABLED (job files in the bucket, a local cache under DATA_DIR), else LocalStorage."""
+    if getattr(settings, "s3_enabled", False):
+        from burntbeats.storage.s3 import S3Storage  # boto3: imported in this mode only
+
+        return S3Storage(settings)
     return LocalStorage(settings.jobs_dir)

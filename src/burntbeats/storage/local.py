@@ -162,6 +162,10 @@ class LocalStorage:
         except OSError:
             self.put(job_id, name, source)
 
+    def local_inputs(self, job_id: str) -> Path:
+        """The job's folder, holding the files stored at submission (a worker reads its inputs there)."""
+        return self.job_dir(job_id, create=True)
+
     # -- staging: a job attempt writes into its own folder; only a successful attempt that still holds
     # its lease publishes it, so a half-written or stale attempt's files are never served.
     def stage(self, job_id: str, attempt: int) -> Path:
