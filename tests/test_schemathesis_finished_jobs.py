@@ -199,14 +199,36 @@ def test_expand_is_accepted_as_documented(api, jobs):
     assert len(four["stems"]) == 4
 
 
+def test_rename_retry_and_delete(api, jobs, tmp_path):
+    job_id, token = jobs["stems"]
+    path = {"job_id": job_id}
+    renamed = api.call("PATCH /api/jobs/{job_id}", token=token, path_parameters=path, body={"title": "A song"}).json()
+    assert renamed["title"] == "A song"
+    assert api.call("GET /api/jobs", query={"q": "a song"}).json()["jobs"][0]["job_id"] == job_id
+    api.call("POST /api/jobs/{job_id}/retry", 409, token=token, path_parameters=path)  # it succeeded
+
+    song = tmp_path / "song.wav"
+    make_song(song, seconds=1.0)
+    doomed = api.call("POST /api/stems/split", 202, body={"file": song.read_bytes(), "stems": "2", "quality": "fast"},
+                      media_type="multipart/form-data").json()
+    api.wait("GET /api/stems/status/{job_id}", doomed["job_id"], doomed["job_token"])
+    gone = {"job_id": doomed["job_id"]}
+    api.call("DELETE /api/jobs/{job_id}", token=doomed["job_token"], path_parameters=gone)
+    api.call("GET /api/stems/status/{job_id}", 410, token=doomed["job_token"], path_parameters=gone)
+    api.call("DELETE /api/jobs/{job_id}", 410, token=doomed["job_token"], path_parameters=gone)
+
+
 # Fuzzing with a real job: the path names a finished job of the right kind and the token is its own, so the
 # generated query strings, file names, Range headers, versions and bodies reach the handlers instead of stopping
 # at 403 / 404. Left out: POST /api/stems/expand (each accepted example would queue a 4-stem separation; the
-# explicit test above covers it), and the routes that name their jobs in the body (server-export, merge, the MIDI
+# explicit test above covers it), DELETE /api/jobs/{job_id} (it would delete the shared job; the explicit test
+# above deletes its own), and the routes that name their jobs in the body (server-export, merge, the MIDI
 # convert / batch / export), whose generated bodies cannot hold a real id and token: the explicit tests cover them.
 FUZZ_WITH_JOB = {
     "GET /api/jobs/{job_id}": ("stems", "job_id"),
+    "PATCH /api/jobs/{job_id}": ("stems", "job_id"),
     "POST /api/jobs/{job_id}/cancel": ("stems", "job_id"),
+    "POST /api/jobs/{job_id}/retry": ("stems", "job_id"),
     "GET /api/stems/status/{job_id}": ("stems", "job_id"),
     "GET /api/stems/file/{job_id}/{filename}": ("stems", "job_id"),
     "GET /api/stems/original/{job_id}": ("stems", "job_id"),

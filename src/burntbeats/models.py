@@ -90,6 +90,8 @@ class Job(Base):
     engine: Mapped[str | None] = mapped_column(String(64))
     # Original upload's safe file name (display only; files on disk have fixed names).
     input_name: Mapped[str | None] = mapped_column(String(255))
+    # A display title the user gave the job (history's rename); None shows the input's name.
+    title: Mapped[str | None] = mapped_column(String(200))
     # A job made from another one (expand, MIDI from a stem, export) points at it.
     parent_id: Mapped[str | None] = mapped_column(String(32), index=True)
     # Batches and exports group several jobs.
@@ -99,6 +101,8 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     files_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Deleted by its owner: the files are gone and the row stays only so that a link to it answers 410.
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The worker running the job holds a lease, renewed by its heartbeat; an expired lease means the
     # worker is gone and the job goes back to the queue (or fails after JOB_MAX_ATTEMPTS).
     lease_owner: Mapped[str | None] = mapped_column(String(64))

@@ -19,11 +19,13 @@ from burntbeats.api.deps import AppState, job_token
 from burntbeats.api.uploads import save_and_probe
 from burntbeats.audio import MEDIA_TYPES, AudioError, transcode
 from burntbeats.errors import Conflict, Gone, NotFound
-from burntbeats.jobs import service
+from burntbeats.jobs import manage, service
+from burntbeats.jobs.estimate import audio_seconds, estimate
+from burntbeats.jobs.kinds import JobKind
+from burntbeats.jobs.submit import INPUT_FILE
 from burntbeats.models import Job, JobStatus
+from burntbeats.settings import Settings
 from burntbeats.storage import Storage
-
-INPUT_FILE = "input"
 
 
 def iso_time(value: datetime | None) -> str | None:
@@ -73,10 +75,13 @@ def accepted(state: AppState, job: Job, status_url: str) -> dict:
     return {"job_id": job.id, "job_token": job_token(state, job), "status": job.status, "status_url": status_url}
 
 
-def status_payload(session: Session, job: Job | Row) -> dict[str, Any]:
+def status_payload(session: Session, job: Job | Row, settings: Settings) -> dict[str, Any]:
     """The fields every job status has; kind-specific routers add their own (stems, notes, ...). `job` is the
     ORM object or its row (`access.find_job_row`): only attributes are read."""
     result = job.result or {}
+    params = job.params or {}
+    stem_names = [str(n) for n in result.get("stems", [])] if job.kind == JobKind.STEMS_SPLIT else []
+    stem_count = (len(stem_names) or int(params.get("stems", 2))) if job.kind == JobKind.STEMS_SPLIT else None
     return {
         "job_id": job.id,
         "kind": job.kind,
@@ -84,17 +89,23 @@ def status_payload(session: Session, job: Job | Row) -> dict[str, Any]:
         "progress": round(job.progress or 0.0, 1),
         "stage": job.stage,
         "queue_position": service.queue_position(session, job),
+        "estimate": estimate(session, job, settings.job_concurrency),
         "engine": job.engine,
         "engine_note": result.get("engine_note"),
         "device": result.get("device"),
         "error": job.error,
-        "params": {k: v for k, v in (job.params or {}).items() if not k.startswith("_")},
+        "params": {k: v for k, v in params.items() if not k.startswith("_")},
         "input_name": job.input_name,
+        "title": job.title,
+        "duration_s": audio_seconds(params, result),
+        "stem_count": stem_count,
+        "stem_names": stem_names,
         "parent_id": job.parent_id,
         "group_id": job.group_id,
         "created_at": iso_time(job.created_at),
         "started_at": iso_time(job.started_at),
         "finished_at": iso_time(job.finished_at),
+        "expires_at": iso_time(manage.expires_at(job, settings.job_retention_hours)),
         "files_expired": job.files_purged_at is not None,
     }
 

@@ -21,7 +21,8 @@ ERROR_REF = {"$ref": f"{REF_PREFIX}{ErrorPublic.__name__}"}
 _FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 # Groups of statuses that go together.
-JOB = frozenset({403, 404})  # a job (or batch / export) named by id and checked against its token
+# A job (or batch / export) named by id and checked against its token; 410 once its owner deleted it.
+JOB = frozenset({403, 404, 410})
 FINISHED = JOB | {409, 410}  # ...that must have succeeded and still have its files
 UPLOAD = frozenset({400, 415, 507})  # an audio upload: empty, not audio, disk full
 # Admission, the same for every kind: the queue is full (503 + Retry-After), not enough usage tokens (402) or
@@ -35,7 +36,10 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "GET /health": frozenset(),
     "GET /api/jobs": frozenset(),
     "GET /api/jobs/{job_id}": JOB,
+    "PATCH /api/jobs/{job_id}": JOB,
+    "DELETE /api/jobs/{job_id}": JOB | {409},
     "POST /api/jobs/{job_id}/cancel": JOB | {409},
+    "POST /api/jobs/{job_id}/retry": FINISHED | QUEUE | WRITES,
     "GET /api/models": frozenset(),
     "GET /api/stems/modes": frozenset(),
     "GET /api/limits": frozenset(),

@@ -35,6 +35,7 @@ def create_job(
     input_name: str | None = None,
     parent_id: str | None = None,
     group_id: str | None = None,
+    title: str | None = None,
 ) -> Job:
     job = Job(
         id=job_id or new_id(),
@@ -45,6 +46,7 @@ def create_job(
         stage="queued",
         params=params,
         input_name=input_name,
+        title=title,
         parent_id=parent_id,
         group_id=group_id,
         attempts=0,

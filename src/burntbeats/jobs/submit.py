@@ -29,6 +29,8 @@ from burntbeats.models import Job
 from burntbeats.settings import Settings
 from burntbeats.storage import Storage
 
+INPUT_FILE = "input"  # where an upload (or a stem a derived job converts) is stored in the job's space
+
 
 class Runner(Protocol):
     def submit(self, job_id: str) -> None: ...
@@ -78,6 +80,7 @@ class JobRequest:
     inputs: Sequence[JobInput] = field(default_factory=tuple)
     input_name: str | None = None
     parent_id: str | None = None
+    title: str | None = None
 
 
 async def submit_jobs(
@@ -128,7 +131,7 @@ def _admit_and_create(
     jobs = [
         service.create_job(
             session, kind=request.kind, owner_id=request.owner_id, params=params, job_id=job_id,
-            input_name=request.input_name, parent_id=request.parent_id, group_id=group_id,
+            input_name=request.input_name, parent_id=request.parent_id, group_id=group_id, title=request.title,
         )
         for job_id, request, params in staged
     ]

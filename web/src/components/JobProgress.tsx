@@ -1,4 +1,5 @@
 import type { JobStatus, UploadProgress } from "../lib/api";
+import { estimateText } from "../lib/jobs";
 import { ProgressBar } from "./ProgressBar";
 
 interface Props {
@@ -35,6 +36,11 @@ export function JobProgress({ upload, status, onCancel, cancelling }: Props) {
   return (
     <div className="job-progress" data-testid="job-progress" data-status={status.status}>
       <ProgressBar value={status.status === "succeeded" ? 100 : status.progress} label={label} testId="job-progress-bar" />
+      {live && estimateText(status) && (
+        <small className="muted" data-testid="job-eta" title={etaBasis(status)}>
+          {capitalise(estimateText(status))}
+        </small>
+      )}
       {status.engine && (
         <small className="muted">
           Engine: {status.engine}
@@ -48,6 +54,12 @@ export function JobProgress({ upload, status, onCancel, cancelling }: Props) {
       )}
     </div>
   );
+}
+
+function etaBasis(status: JobStatus): string {
+  const e = status.estimate;
+  if (!e?.x_realtime) return "Estimated from this job's progress.";
+  return `Measured on ${e.samples} finished job${e.samples === 1 ? "" : "s"} like it: ${e.x_realtime}× realtime.`;
 }
 
 function capitalise(s: string): string {

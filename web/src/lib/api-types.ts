@@ -11,7 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The current user's jobs, newest first (history) */
+        /** The current user's jobs, newest first (history); deleted jobs are left out */
         get: operations["jobs_list_api_jobs_get"];
         put?: never;
         post?: never;
@@ -32,10 +32,12 @@ export interface paths {
         get: operations["jobs_status_api_jobs__job_id__get"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete a finished job: its files are removed, its links answer 410; a queued or running job must be cancelled first (409) */
+        delete: operations["jobs_delete_api_jobs__job_id__delete"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Rename a job (its display title in the history); null or empty restores the file name */
+        patch: operations["jobs_rename_api_jobs__job_id__patch"];
         trace?: never;
     };
     "/api/jobs/{job_id}/cancel": {
@@ -49,6 +51,23 @@ export interface paths {
         put?: never;
         /** Cancel a queued or running job */
         post: operations["jobs_cancel_api_jobs__job_id__cancel_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/{job_id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Try a failed or cancelled job again: a new job with the same input and settings, no re-upload (410 once the input expired) */
+        post: operations["jobs_retry_api_jobs__job_id__retry_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1268,6 +1287,8 @@ export interface components {
              * @description 1 = next to run; null once it left the queue.
              */
             queue_position: number | null;
+            /** @description Time left while queued or running; null otherwise. */
+            estimate: components["schemas"]["JobEstimatePublic"] | null;
             /** Engine */
             engine: string | null;
             /**
@@ -1295,6 +1316,26 @@ export interface components {
             /** Input Name */
             input_name: string | null;
             /**
+             * Title
+             * @description The name the user gave the job (PATCH /api/jobs/{job_id}); null = input_name.
+             */
+            title: string | null;
+            /**
+             * Duration S
+             * @description The input's duration in seconds, when known.
+             */
+            duration_s: number | null;
+            /**
+             * Stem Count
+             * @description Stems jobs: the stems asked for (made, once done); null for other kinds.
+             */
+            stem_count: number | null;
+            /**
+             * Stem Names
+             * @description Stems jobs: the stems made, once done (empty otherwise).
+             */
+            stem_names: string[];
+            /**
              * Parent Id
              * @description The job this one was made from (expand, export, MIDI from a stem).
              */
@@ -1310,6 +1351,11 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Expires At
+             * @description When the files are removed: finished_at + JOB_RETENTION_HOURS (null while queued or running; in the past once files_expired).
+             */
+            expires_at: string | null;
             /**
              * Files Expired
              * @description The files were removed after JOB_RETENTION_HOURS.
@@ -1380,6 +1426,42 @@ export interface components {
             status: "queued" | "running" | "succeeded" | "failed" | "cancelled";
         };
         /**
+         * JobDeletedPublic
+         * @description The job's files were removed; its links now answer 410 with a sentence.
+         */
+        JobDeletedPublic: {
+            /** Job Id */
+            job_id: string;
+            /** Deleted At */
+            deleted_at: string;
+        };
+        /**
+         * JobEstimatePublic
+         * @description How long a queued or running job will take, from this server's measured speed (jobs/estimate.py).
+         */
+        JobEstimatePublic: {
+            /**
+             * Seconds Left
+             * @description Until the job is done (queued: the wait included); null when it cannot be told yet.
+             */
+            seconds_left: number | null;
+            /**
+             * Run S
+             * @description Its whole run, from the measured x-realtime and the input's duration.
+             */
+            run_s: number | null;
+            /**
+             * X Realtime
+             * @description Measured speed of finished jobs of this kind and quality: seconds of audio per second of processing (start-up cost aside).
+             */
+            x_realtime: number | null;
+            /**
+             * Samples
+             * @description Finished jobs that speed was measured on.
+             */
+            samples: number;
+        };
+        /**
          * JobKind
          * @enum {string}
          */
@@ -1410,6 +1492,8 @@ export interface components {
              * @description 1 = next to run; null once it left the queue.
              */
             queue_position: number | null;
+            /** @description Time left while queued or running; null otherwise. */
+            estimate: components["schemas"]["JobEstimatePublic"] | null;
             /** Engine */
             engine: string | null;
             /**
@@ -1437,6 +1521,26 @@ export interface components {
             /** Input Name */
             input_name: string | null;
             /**
+             * Title
+             * @description The name the user gave the job (PATCH /api/jobs/{job_id}); null = input_name.
+             */
+            title: string | null;
+            /**
+             * Duration S
+             * @description The input's duration in seconds, when known.
+             */
+            duration_s: number | null;
+            /**
+             * Stem Count
+             * @description Stems jobs: the stems asked for (made, once done); null for other kinds.
+             */
+            stem_count: number | null;
+            /**
+             * Stem Names
+             * @description Stems jobs: the stems made, once done (empty otherwise).
+             */
+            stem_names: string[];
+            /**
              * Parent Id
              * @description The job this one was made from (expand, export, MIDI from a stem).
              */
@@ -1452,6 +1556,11 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Expires At
+             * @description When the files are removed: finished_at + JOB_RETENTION_HOURS (null while queued or running; in the past once files_expired).
+             */
+            expires_at: string | null;
             /**
              * Files Expired
              * @description The files were removed after JOB_RETENTION_HOURS.
@@ -1471,6 +1580,17 @@ export interface components {
             job_id: string;
             /** Job Token */
             job_token?: string | null;
+        };
+        /**
+         * JobRenameRequest
+         * @description PATCH /api/jobs/{job_id}: the job's display title (the history's name for it).
+         */
+        JobRenameRequest: {
+            /**
+             * Title
+             * @description Up to 200 characters (spaces trimmed); null or empty = the upload's name.
+             */
+            title?: string | null;
         };
         /**
          * JobStatusPublic
@@ -1501,6 +1621,8 @@ export interface components {
              * @description 1 = next to run; null once it left the queue.
              */
             queue_position: number | null;
+            /** @description Time left while queued or running; null otherwise. */
+            estimate: components["schemas"]["JobEstimatePublic"] | null;
             /** Engine */
             engine: string | null;
             /**
@@ -1528,6 +1650,26 @@ export interface components {
             /** Input Name */
             input_name: string | null;
             /**
+             * Title
+             * @description The name the user gave the job (PATCH /api/jobs/{job_id}); null = input_name.
+             */
+            title: string | null;
+            /**
+             * Duration S
+             * @description The input's duration in seconds, when known.
+             */
+            duration_s: number | null;
+            /**
+             * Stem Count
+             * @description Stems jobs: the stems asked for (made, once done); null for other kinds.
+             */
+            stem_count: number | null;
+            /**
+             * Stem Names
+             * @description Stems jobs: the stems made, once done (empty otherwise).
+             */
+            stem_names: string[];
+            /**
              * Parent Id
              * @description The job this one was made from (expand, export, MIDI from a stem).
              */
@@ -1543,6 +1685,11 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Expires At
+             * @description When the files are removed: finished_at + JOB_RETENTION_HOURS (null while queued or running; in the past once files_expired).
+             */
+            expires_at: string | null;
             /**
              * Files Expired
              * @description The files were removed after JOB_RETENTION_HOURS.
@@ -1703,6 +1850,8 @@ export interface components {
              * @description 1 = next to run; null once it left the queue.
              */
             queue_position: number | null;
+            /** @description Time left while queued or running; null otherwise. */
+            estimate: components["schemas"]["JobEstimatePublic"] | null;
             /** Engine */
             engine: string | null;
             /**
@@ -1730,6 +1879,26 @@ export interface components {
             /** Input Name */
             input_name: string | null;
             /**
+             * Title
+             * @description The name the user gave the job (PATCH /api/jobs/{job_id}); null = input_name.
+             */
+            title: string | null;
+            /**
+             * Duration S
+             * @description The input's duration in seconds, when known.
+             */
+            duration_s: number | null;
+            /**
+             * Stem Count
+             * @description Stems jobs: the stems asked for (made, once done); null for other kinds.
+             */
+            stem_count: number | null;
+            /**
+             * Stem Names
+             * @description Stems jobs: the stems made, once done (empty otherwise).
+             */
+            stem_names: string[];
+            /**
              * Parent Id
              * @description The job this one was made from (expand, export, MIDI from a stem).
              */
@@ -1745,6 +1914,11 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Expires At
+             * @description When the files are removed: finished_at + JOB_RETENTION_HOURS (null while queued or running; in the past once files_expired).
+             */
+            expires_at: string | null;
             /**
              * Files Expired
              * @description The files were removed after JOB_RETENTION_HOURS.
@@ -2239,6 +2413,8 @@ export interface components {
              * @description 1 = next to run; null once it left the queue.
              */
             queue_position: number | null;
+            /** @description Time left while queued or running; null otherwise. */
+            estimate: components["schemas"]["JobEstimatePublic"] | null;
             /** Engine */
             engine: string | null;
             /**
@@ -2266,6 +2442,26 @@ export interface components {
             /** Input Name */
             input_name: string | null;
             /**
+             * Title
+             * @description The name the user gave the job (PATCH /api/jobs/{job_id}); null = input_name.
+             */
+            title: string | null;
+            /**
+             * Duration S
+             * @description The input's duration in seconds, when known.
+             */
+            duration_s: number | null;
+            /**
+             * Stem Count
+             * @description Stems jobs: the stems asked for (made, once done); null for other kinds.
+             */
+            stem_count: number | null;
+            /**
+             * Stem Names
+             * @description Stems jobs: the stems made, once done (empty otherwise).
+             */
+            stem_names: string[];
+            /**
              * Parent Id
              * @description The job this one was made from (expand, export, MIDI from a stem).
              */
@@ -2281,6 +2477,11 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Expires At
+             * @description When the files are removed: finished_at + JOB_RETENTION_HOURS (null while queued or running; in the past once files_expired).
+             */
+            expires_at: string | null;
             /**
              * Files Expired
              * @description The files were removed after JOB_RETENTION_HOURS.
@@ -2410,6 +2611,8 @@ export interface components {
              * @description 1 = next to run; null once it left the queue.
              */
             queue_position: number | null;
+            /** @description Time left while queued or running; null otherwise. */
+            estimate: components["schemas"]["JobEstimatePublic"] | null;
             /** Engine */
             engine: string | null;
             /**
@@ -2437,6 +2640,26 @@ export interface components {
             /** Input Name */
             input_name: string | null;
             /**
+             * Title
+             * @description The name the user gave the job (PATCH /api/jobs/{job_id}); null = input_name.
+             */
+            title: string | null;
+            /**
+             * Duration S
+             * @description The input's duration in seconds, when known.
+             */
+            duration_s: number | null;
+            /**
+             * Stem Count
+             * @description Stems jobs: the stems asked for (made, once done); null for other kinds.
+             */
+            stem_count: number | null;
+            /**
+             * Stem Names
+             * @description Stems jobs: the stems made, once done (empty otherwise).
+             */
+            stem_names: string[];
+            /**
              * Parent Id
              * @description The job this one was made from (expand, export, MIDI from a stem).
              */
@@ -2452,6 +2675,11 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Expires At
+             * @description When the files are removed: finished_at + JOB_RETENTION_HOURS (null while queued or running; in the past once files_expired).
+             */
+            expires_at: string | null;
             /**
              * Files Expired
              * @description The files were removed after JOB_RETENTION_HOURS.
@@ -2708,6 +2936,8 @@ export interface components {
              * @description 1 = next to run; null once it left the queue.
              */
             queue_position: number | null;
+            /** @description Time left while queued or running; null otherwise. */
+            estimate: components["schemas"]["JobEstimatePublic"] | null;
             /** Engine */
             engine: string | null;
             /**
@@ -2735,6 +2965,26 @@ export interface components {
             /** Input Name */
             input_name: string | null;
             /**
+             * Title
+             * @description The name the user gave the job (PATCH /api/jobs/{job_id}); null = input_name.
+             */
+            title: string | null;
+            /**
+             * Duration S
+             * @description The input's duration in seconds, when known.
+             */
+            duration_s: number | null;
+            /**
+             * Stem Count
+             * @description Stems jobs: the stems asked for (made, once done); null for other kinds.
+             */
+            stem_count: number | null;
+            /**
+             * Stem Names
+             * @description Stems jobs: the stems made, once done (empty otherwise).
+             */
+            stem_names: string[];
+            /**
              * Parent Id
              * @description The job this one was made from (expand, export, MIDI from a stem).
              */
@@ -2750,6 +3000,11 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Expires At
+             * @description When the files are removed: finished_at + JOB_RETENTION_HOURS (null while queued or running; in the past once files_expired).
+             */
+            expires_at: string | null;
             /**
              * Files Expired
              * @description The files were removed after JOB_RETENTION_HOURS.
@@ -2929,7 +3184,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorPublic"];
             };
         };
-        /** @description The job's files have expired and were removed. */
+        /** @description The job was deleted, or its files have expired and were removed. */
         Gone: {
             headers: {
                 [name: string]: unknown;
@@ -3034,6 +3289,8 @@ export interface operations {
             query?: {
                 /** @description Filter by kind prefix, e.g. 'stems' or 'midi'. */
                 kind?: string | null;
+                /** @description Search: jobs whose title or file name contains this (any case). */
+                q?: string | null;
                 limit?: number;
             };
             header?: never;
@@ -3088,6 +3345,83 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    jobs_delete_api_jobs__job_id__delete: {
+        parameters: {
+            query?: {
+                /** @description Alternative to the X-Job-Token header (for <audio src>). */
+                token?: string | null;
+            };
+            header?: {
+                /** @description The job_token returned when the job was created. */
+                "x-job-token"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDeletedPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            410: components["responses"]["Gone"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    jobs_rename_api_jobs__job_id__patch: {
+        parameters: {
+            query?: {
+                /** @description Alternative to the X-Job-Token header (for <audio src>). */
+                token?: string | null;
+            };
+            header?: {
+                /** @description The job_token returned when the job was created. */
+                "x-job-token"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JobRenameRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobStatusPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
+            413: components["responses"]["RequestEntityTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3123,9 +3457,49 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            410: components["responses"]["Gone"];
             413: components["responses"]["RequestEntityTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    jobs_retry_api_jobs__job_id__retry_post: {
+        parameters: {
+            query?: {
+                /** @description Alternative to the X-Job-Token header (for <audio src>). */
+                token?: string | null;
+            };
+            header?: {
+                /** @description The job_token returned when the job was created. */
+                "x-job-token"?: string | null;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAcceptedPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            402: components["responses"]["PaymentRequired"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            410: components["responses"]["Gone"];
+            413: components["responses"]["RequestEntityTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+            507: components["responses"]["InsufficientStorage"];
         };
     };
     stems_split_api_stems_split_post: {
@@ -3191,6 +3565,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -3819,6 +4194,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4456,6 +4832,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4558,6 +4935,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4685,6 +5063,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4855,6 +5234,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            410: components["responses"]["Gone"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -37,7 +37,7 @@ const FALLBACK: Record<number, string> = {
   403: "You are not allowed to do that (missing or invalid job token).",
   404: "Not found.",
   409: "That cannot be done right now.",
-  410: "The files have expired and were removed.",
+  410: "The job was deleted, or its files have expired and were removed.",
   413: "The file is too large for this server.",
   415: "This file type is not supported.",
   422: "Some of the values sent are invalid.",
@@ -182,9 +182,11 @@ export function cancelJob(jobId: string, token: string): Promise<Schemas["JobCan
   return api(`/api/jobs/${jobId}/cancel`, { method: "POST", token });
 }
 
-export function listJobs(kind?: string, limit = 100): Promise<Schemas["JobListPublic"]> {
+/** The user's jobs, newest first; `search` matches the title or the file name (server-side). */
+export function listJobs(kind?: string, limit = 100, search?: string): Promise<Schemas["JobListPublic"]> {
   const q = new URLSearchParams({ limit: String(limit) });
   if (kind) q.set("kind", kind);
+  if (search?.trim()) q.set("q", search.trim());
   return api(`/api/jobs?${q}`);
 }
 

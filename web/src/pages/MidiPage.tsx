@@ -14,12 +14,14 @@ import {
   type JobRef,
   type MidiStatus,
 } from "../lib/midiApi";
+import { stemsJobLabel } from "../lib/jobs";
 import { saveBytes } from "../lib/render";
 import { navigate } from "../lib/router";
 import { rememberToken, tokenFor } from "../lib/storage";
 import { ErrorText } from "../components/ErrorText";
 import { FileDrop } from "../components/FileDrop";
 import { GamePanel } from "../components/GamePanel";
+import { JobLinkProblem, RetryJob } from "../components/JobNotices";
 import { JobProgress } from "../components/JobProgress";
 import { MidiEditor } from "../components/MidiEditor";
 import { MidiSettingsForm } from "../components/MidiSettingsForm";
@@ -226,7 +228,7 @@ export function MidiPage({ jobId, sourceJob }: Props) {
                   {!stemsJobs.length && <option value="">No finished stems jobs</option>}
                   {stemsJobs.map((j) => (
                     <option key={j.job_id} value={j.job_id}>
-                      {j.input_name ?? j.job_id} ({String(j.params?.stems)} stems)
+                      {stemsJobLabel(j)}
                     </option>
                   ))}
                 </select>
@@ -295,8 +297,8 @@ export function MidiPage({ jobId, sourceJob }: Props) {
 
         <section className="midi-main">
           {!jobId && <p className="muted">Convert a recording or a stem, or open a conversion from the list, to edit its notes here.</p>}
-          {jobId && !token && <ErrorText error="This job's token is not known in this browser. Open it from History." />}
-          <ErrorText error={statusError} />
+          {jobId && !token && <JobLinkProblem probeUrl={`/api/midi/status/${jobId}`} uploadTo="/midi" />}
+          <JobLinkProblem error={statusError} job={status} uploadTo="/midi" />
           {status && (
             <header className="job-head">
               <h2>{String(status.params?.track_name ?? status.input_name ?? "Conversion")}</h2>
@@ -311,6 +313,7 @@ export function MidiPage({ jobId, sourceJob }: Props) {
               <div>
                 <JobProgress status={status} />
                 {status.status === "failed" && <ErrorText error={status.error ?? "The conversion failed."} testId="job-error" />}
+                {token && <RetryJob job={status} token={token} />}
               </div>
               {live && <GamePanel />}
             </div>

@@ -7,6 +7,7 @@ import { AbPlayer } from "../components/AbPlayer";
 import { ErrorText } from "../components/ErrorText";
 import { FileDrop } from "../components/FileDrop";
 import { GamePanel } from "../components/GamePanel";
+import { JobLinkProblem, RetryJob } from "../components/JobNotices";
 import { JobProgress } from "../components/JobProgress";
 
 interface Settings {
@@ -148,7 +149,7 @@ export function SpeechPage({ initialJob }: { initialJob: string | null }) {
           <JobProgress upload={upload} />
         </>
       )}
-      {initialJob && !token && <ErrorText error="This job's token is not known in this browser. Open it from History." />}
+      {initialJob && !token && <JobLinkProblem probeUrl={`/api/speech/status/${initialJob}`} uploadTo="/speech" />}
       {initialJob && (
         <>
           <header className="job-head">
@@ -157,12 +158,13 @@ export function SpeechPage({ initialJob }: { initialJob: string | null }) {
               Clean another file
             </button>
           </header>
-          <ErrorText error={pollError} />
+          <JobLinkProblem error={pollError} job={status} uploadTo="/speech" />
           {status && status.status !== "succeeded" && (
             <div className="job-running">
               <div>
                 <JobProgress status={status} onCancel={() => token && void cancelJob(status.job_id, token).then(refresh, setError)} />
                 {status.status === "failed" && <ErrorText error={status.error ?? "The job failed."} testId="job-error" />}
+                {token && <RetryJob job={status} token={token} />}
                 <ErrorText error={error} />
               </div>
               {live && <GamePanel />}

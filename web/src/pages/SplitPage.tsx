@@ -25,12 +25,19 @@ const FALLBACK_MODES: Modes = {
   modes: [],
 };
 
+/** Settings carried in the URL (`/?stems=4&quality=best`: "upload it again" keeps a job's settings). */
+function initialSettings(): { stems: number; quality: Quality } {
+  const q = new URLSearchParams(window.location.search);
+  const stems = Number(q.get("stems"));
+  return { stems: [2, 4, 6].includes(stems) ? stems : 2, quality: q.get("quality") || "balanced" };
+}
+
 
 /** Upload a song and split it into 2 or 4 stems. */
 export function SplitPage() {
   const [file, setFile] = useState<File | null>(null);
-  const [stems, setStems] = useState<number>(2);
-  const [quality, setQuality] = useState<Quality>("balanced");
+  const [stems, setStems] = useState<number>(() => initialSettings().stems);
+  const [quality, setQuality] = useState<Quality>(() => initialSettings().quality);
   const [bitDepth, setBitDepth] = useState<16 | 24>(24);
   const [modes, setModes] = useState<Modes>(FALLBACK_MODES);
   useEffect(() => {

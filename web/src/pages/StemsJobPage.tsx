@@ -1,10 +1,12 @@
 import { useState } from "react";
 import { api, cancelJob, type Accepted, type StemsStatus } from "../lib/api";
 import { useJobStatus } from "../lib/hooks";
+import { jobTitle } from "../lib/jobs";
 import { navigate } from "../lib/router";
 import { rememberToken, tokenFor } from "../lib/storage";
 import { ErrorText } from "../components/ErrorText";
 import { GamePanel } from "../components/GamePanel";
+import { ExpiryNote, JobLinkProblem, RetryJob } from "../components/JobNotices";
 import { JobProgress } from "../components/JobProgress";
 import { Link } from "../components/Link";
 import { Mixer } from "../components/Mixer";
@@ -43,7 +45,7 @@ export function StemsJobPage({ jobId, queryToken }: { jobId: string; queryToken:
   if (!token) {
     return (
       <div className="page">
-        <ErrorText error="This job's token is not known in this browser. Open it from History, or use a link with ?token=…" />
+        <JobLinkProblem probeUrl={`/api/stems/status/${jobId}`} />
       </div>
     );
   }
@@ -82,7 +84,7 @@ export function StemsJobPage({ jobId, queryToken }: { jobId: string; queryToken:
   return (
     <div className="page job-page" data-testid="stems-job" data-status={status?.status ?? "loading"}>
       <header className="job-head">
-        <h1>{status?.input_name ?? "Stems job"}</h1>
+        <h1>{status ? jobTitle(status) : "Stems job"}</h1>
         {status && (
           <span className="muted">
             {stemsCount} stems · {String(status.params?.quality ?? "")}
@@ -90,8 +92,9 @@ export function StemsJobPage({ jobId, queryToken }: { jobId: string; queryToken:
           </span>
         )}
         {status && <EngineLine status={status} />}
+        {status && <ExpiryNote job={status} />}
       </header>
-      <ErrorText error={error} testId="status-error" />
+      <JobLinkProblem error={error} />
       {status && status.status !== "succeeded" && (
         <div className="job-running">
           <div>
@@ -99,11 +102,12 @@ export function StemsJobPage({ jobId, queryToken }: { jobId: string; queryToken:
             <ErrorText error={cancelError} />
             {status.status === "failed" && <ErrorText error={status.error ?? "The job failed."} testId="job-error" />}
             {status.status === "cancelled" && <p className="muted">This job was cancelled.</p>}
+            <RetryJob job={status} token={token} />
           </div>
           {live && <GamePanel />}
         </div>
       )}
-      {status?.status === "succeeded" && status.files_expired && <ErrorText error="This job's files have expired and were removed." />}
+      {status && <JobLinkProblem job={status} />}
       {status?.status === "succeeded" && !status.files_expired && (
         <>
           {stemsCount === 2 && (

@@ -59,7 +59,7 @@ async def enhance(
             response_model_exclude_unset=True,
             summary="Job status; file URLs (enhanced and original for A/B) when done")
 def status(request: Request, job: SpeechJob, state: StateDep, session: SessionDep) -> dict:
-    payload = status_payload(session, job)
+    payload = status_payload(session, job, state.settings)
     tok = file_token(state, job)
     payload["upload_url"] = file_url(request, "speech.original", tok, job_id=job.id)
     payload["files"] = {}

@@ -88,7 +88,7 @@ async def status(
 
 
 def stems_status(request: Request, session: Session, job: Row) -> dict:
-    payload = status_payload(session, job)
+    payload = status_payload(session, job, request.app.state.burntbeats.settings)
     payload["stems"] = []
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
         tok = file_token(request.app.state.burntbeats, job)

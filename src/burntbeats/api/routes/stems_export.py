@@ -71,7 +71,7 @@ async def server_export(
             response_model=ServerExportStatusPublic, response_model_exclude_unset=True,
             summary="Status of a server export; the mix URL when done")
 def server_export_status(request: Request, job: ExportJob, state: StateDep, session: SessionDep) -> dict:
-    payload = status_payload(session, job)
+    payload = status_payload(session, job, state.settings)
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
         tok = file_token(state, job)
         fmt = (job.result or {}).get("format", "wav")

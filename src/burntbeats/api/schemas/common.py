@@ -27,6 +27,17 @@ class JobAcceptedPublic(BaseModel):
     status_url: str
 
 
+class JobEstimatePublic(BaseModel):
+    """How long a queued or running job will take, from this server's measured speed (jobs/estimate.py)."""
+
+    seconds_left: float | None = Field(description="Until the job is done (queued: the wait included); null when "
+                                                   "it cannot be told yet.")
+    run_s: float | None = Field(description="Its whole run, from the measured x-realtime and the input's duration.")
+    x_realtime: float | None = Field(description="Measured speed of finished jobs of this kind and quality: seconds "
+                                                 "of audio per second of processing (start-up cost aside).")
+    samples: int = Field(description="Finished jobs that speed was measured on.")
+
+
 class JobStatusPublic(BaseModel):
     """What every job's status has."""
 
@@ -36,6 +47,7 @@ class JobStatusPublic(BaseModel):
     progress: float = Field(description="0-100.")
     stage: str | None = Field(description="What the job is doing, e.g. decoding, separating, encoding.")
     queue_position: int | None = Field(description="1 = next to run; null once it left the queue.")
+    estimate: JobEstimatePublic | None = Field(description="Time left while queued or running; null otherwise.")
     engine: str | None
     engine_note: str | None = Field(description="Why another engine ran than the one asked for, if so.")
     device: str | None = Field(None, description="Where the engine ran: cpu, cuda or mps (DEVICE), from the "
@@ -43,11 +55,19 @@ class JobStatusPublic(BaseModel):
     error: str | None = Field(description="A sentence when the job failed.")
     params: dict[str, Any] = Field(description="The job's parameters (and the input's probed facts).")
     input_name: str | None
+    title: str | None = Field(description="The name the user gave the job (PATCH /api/jobs/{job_id}); null = "
+                                          "input_name.")
+    duration_s: float | None = Field(description="The input's duration in seconds, when known.")
+    stem_count: int | None = Field(description="Stems jobs: the stems asked for (made, once done); null for other "
+                                               "kinds.")
+    stem_names: list[str] = Field(description="Stems jobs: the stems made, once done (empty otherwise).")
     parent_id: str | None = Field(description="The job this one was made from (expand, export, MIDI from a stem).")
     group_id: str | None = Field(description="The batch it belongs to.")
     created_at: str | None
     started_at: str | None
     finished_at: str | None
+    expires_at: str | None = Field(description="When the files are removed: finished_at + JOB_RETENTION_HOURS (null "
+                                               "while queued or running; in the past once files_expired).")
     files_expired: bool = Field(description="The files were removed after JOB_RETENTION_HOURS.")
 
 
@@ -62,6 +82,13 @@ class JobListPublic(BaseModel):
 class JobCancelledPublic(BaseModel):
     job_id: str
     status: JobState
+
+
+class JobDeletedPublic(BaseModel):
+    """The job's files were removed; its links now answer 410 with a sentence."""
+
+    job_id: str
+    deleted_at: str
 
 
 class StemFilePublic(BaseModel):

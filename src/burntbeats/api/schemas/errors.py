@@ -33,7 +33,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
          "the limit and the plan that lifts it).",
     404: "No such job, file or version, or a feature that is off on this server.",
     409: "The job is not in a state that allows this (not finished yet, already finished, edited since).",
-    410: "The job's files have expired and were removed.",
+    410: "The job was deleted, or its files have expired and were removed.",
     413: "The request body is larger than the upload limit.",
     415: "The upload is not audio this server can read, or the body is not of a supported content type.",
     416: "The Range header asks for bytes outside the file.",

@@ -94,3 +94,17 @@ class ServerExportRequest(BaseModel):
     peak_control: Literal["off", "limit", "normalize"] = Field(
         "off", description="limit = a look-ahead limiter to -1 dBFS; normalize = one gain that puts the peak at "
         "-1 dBFS; off = clip what goes over full scale (the result counts those samples).")
+
+
+class JobRenameRequest(BaseModel):
+    """PATCH /api/jobs/{job_id}: the job's display title (the history's name for it)."""
+
+    title: str | None = Field(None, max_length=200,
+                              description="Up to 200 characters (spaces trimmed); null or empty = the upload's name.")
+
+    @field_validator("title")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and any(ch < " " and ch not in "\t\n\r" for ch in value):
+            raise invalid("must not contain control characters.")
+        return value

@@ -100,7 +100,7 @@ def status(
     session: SessionDep,
     include_notes: bool = Query(True, description="Include the note list (set false for a light poll)."),
 ) -> dict:
-    payload = status_payload(session, job)
+    payload = status_payload(session, job, state.settings)
     payload["stem"] = (job.params or {}).get("stem")
     payload["source"] = (job.params or {}).get("source")
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:

@@ -154,7 +154,7 @@ async def export(
 def export_status(request: Request, export_id: str, token: TokenDep, state: StateDep, session: SessionDep,
                   user_id: UserIdDep) -> dict:
     job = find_job(session, state.tokens, export_id, token, EXPORT_KIND, owner_id=user_id)
-    payload = status_payload(session, job)
+    payload = status_payload(session, job, state.settings)
     payload["export_id"] = job.id
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
         payload["result"] = job.result
