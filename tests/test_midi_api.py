@@ -469,7 +469,7 @@ def test_typed_responses_keep_every_field_of_the_shared_status(client, converted
 
     job_id, token, _ = converted
     with session_scope(settings.resolved_database_url) as session:
-        shared = set(status_payload(session, session.get(Job, job_id)))
+        shared = set(status_payload(session, session.get(Job, job_id), settings))
     body = client.get(f"/api/midi/status/{job_id}", headers={"X-Job-Token": token}).json()
     assert shared <= set(body)
     light = client.get(f"/api/midi/status/{job_id}?include_notes=false", headers={"X-Job-Token": token}).json()

@@ -61,6 +61,7 @@ before(async () => {
 });
 
 after(async () => {
+  if (process.env.E2E_SERVER_LOG) console.log(server?.logs.join("").split("\n").filter((l) => !l.includes(" INFO ")).slice(-60).join("\n"));
   await browser?.close();
   await server?.stop();
   assert.deepEqual(pageErrors, []);
