@@ -3,7 +3,7 @@
 // and the MIDI page's stems-job picker telling jobs of the same song apart.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { launchBrowser, makeSong, screenshotPath, startServer, until } from "./harness.mjs";
+import { axeViolations, launchBrowser, makeSong, screenshotPath, startServer, until } from "./harness.mjs";
 
 let server;
 let browser;
@@ -94,6 +94,7 @@ describe("songs: history, dead links, try again, estimates", () => {
     const id = jobs.alpha.job_id;
     await page.click(`[data-testid="rename-${id}"]`);
     await page.fill(`[data-testid="rename-input-${id}"]`, "  My first   mix ");
+    assert.deepEqual(await axeViolations(page), [], "axe with the rename form open");
     await page.click(`[data-testid="rename-save-${id}"]`);
     await until(async () => (await page.textContent(`[data-testid="history-title-${id}"]`)) === "My first mix", { what: "renamed" });
     await page.reload();
@@ -105,6 +106,7 @@ describe("songs: history, dead links, try again, estimates", () => {
     const gone = jobs.beta.job_id;
     await page.locator(`[data-testid="history-${gone}"]`).waitFor();
     await page.click(`[data-testid="delete-${gone}"]`);
+    assert.deepEqual(await axeViolations(page), [], "axe with the delete confirmation open");
     await page.click(`[data-testid="delete-confirm-${gone}"]`);
     await page.locator(`[data-testid="history-${gone}"]`).waitFor({ state: "detached" });
     assert.match(await page.textContent('[data-testid="history-notice"]'), /Deleted beta song\.wav/);
@@ -128,7 +130,7 @@ describe("songs: history, dead links, try again, estimates", () => {
     await page.goto(server.base + "/history");
     const id = jobs.gamma.job_id;
     await page.locator(`[data-testid="history-${id}"]`).waitFor();
-    assert.deepEqual(await tooWide(page, "main *"), [], "the history fits 390 px");
+    assert.deepEqual(await tooWide(page), [], "the history fits 390 px");
     await page.tap(`[data-testid="rename-${id}"]`);
     await page.fill(`[data-testid="rename-input-${id}"]`, "Phone take");
     await page.keyboard.press("Enter");
@@ -138,7 +140,7 @@ describe("songs: history, dead links, try again, estimates", () => {
     await page.tap(`[data-testid="delete-confirm-${id}"]`);
     await page.locator(`[data-testid="history-${id}"]`).waitFor({ state: "detached" });
     assert.equal((await status(jobs.gamma)).code, 410);
-    assert.deepEqual(await tooWide(page, "main *"), []);
+    assert.deepEqual(await tooWide(page), []);
     await page.context().close();
   });
 
@@ -154,14 +156,15 @@ describe("songs: history, dead links, try again, estimates", () => {
       await page.goto(`${server.base}/stems/${jobs.beta.job_id}`);
       const deleted = page.locator('[data-testid="job-link-problem"][data-problem="deleted"]');
       await deleted.waitFor();
-      assert.match(await deleted.textContent(), /deleted/);
+      assert.match(await deleted.textContent(), /was deleted on .* UTC/); // the server's sentence, with the date
+      assert.deepEqual(await axeViolations(page), [], "axe on the deleted job's page");
       if (width > 1000) await page.screenshot({ path: screenshotPath("job-deleted.png"), fullPage: true });
 
       await page.goto(`${server.base}/stems/0123456789abcdef0123456789abcdef`);
       const unknown = page.locator('[data-testid="job-link-problem"][data-problem="unknown"]');
       await unknown.waitFor();
       assert.match(await unknown.textContent(), /never existed/);
-      assert.deepEqual(await tooWide(page, "main *"), [], `nothing wider than ${width} px`);
+      assert.deepEqual(await tooWide(page), [], `nothing wider than ${width} px`);
       await page.click('[data-testid="job-link-upload"]');
       await page.waitForURL(`${server.base}/`);
       await page.locator('[data-testid="split-drop"]').waitFor();
