@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs: Chromium for the browser tests (never a browser download).
+# Debian packages the test suite needs: Chromium for the browser tests (never a browser download), clamd for
+# the malware-scan tests (they start it themselves with a tiny signature file: no signature download).
 # With --bench: also what the benchmarks use to build their evaluation sets.
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
+[ -x /usr/sbin/clamd ] || need+=(clamav-daemon)
 if [ "${1:-}" = "--bench" ]; then
   command -v fluidsynth >/dev/null || need+=(fluidsynth)
   [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need+=(fluid-soundfont-gm)

@@ -40,7 +40,7 @@ BODY_ROUTES = {
 OTHER_PATH_VALUES = {"filename": ["vocals.wav", "output.mid", "metadata.json", "stems.zip", "mix.wav"],
                      "version": ["1"], "stem": ["vocals"]}
 ID_PARAMS = ("job_id", "export_id", "batch_id")
-BODIES = {"PUT": {"notes": [], "base_version": 1}}
+BODIES = {"PUT": {"notes": [], "base_version": 1}, "PATCH": {"name": "taken over"}}
 
 
 def _wait(client: TestClient, url: str, token: str, timeout: float = 240.0) -> dict:

@@ -44,6 +44,14 @@ class Gone(DomainError):
     """The files existed but were removed (retention) or expired."""
 
 
+class RateLimited(DomainError):
+    """A rate limit was reached: retry after `retry_after_s` seconds."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Overloaded(DomainError):
     """Too much work is waiting: retry after `retry_after_s` seconds."""
 

@@ -86,6 +86,24 @@ class Settings(BaseSettings):
     # Clerk's user webhooks (POST /api/auth/clerk/webhook), verified with svix: off (404) unless set.
     clerk_webhook_secret: str = Field(default="", repr=False)
 
+    # Rate limits (guard/ratelimit.py; `limits` notation, empty = none), kept in Redis when REDIS_URL is set.
+    redis_url: str = Field(default="", repr=False)
+    rate_limit_sign_in: str = "20/minute"  # sign-in attempts per client address
+    rate_limit_sign_in_failures: str = "5/15 minutes"  # failed sign-ins per email
+    rate_limit_sign_up: str = "10/hour"  # sign-ups per client address
+    rate_limit_submit: str = "60/minute"  # jobs per user (AUTH_REQUIRED only)
+    rate_limit_submit_ip: str = "120/minute"  # jobs per client address (AUTH_REQUIRED only)
+    # Malware scan of every upload before a job is queued (guard/clamav.py): clamd on a Unix socket
+    # (CLAMD_SOCKET) or TCP (CLAMD_HOST, CLAMD_PORT). When clamd cannot answer, uploads are refused with 503
+    # unless CLAMD_FAIL_OPEN=1 (then they pass unscanned, logged).
+    clamd_socket: str = ""
+    clamd_host: str = ""
+    clamd_port: int = Field(default=3310, ge=1, le=65535)
+    clamd_timeout_s: float = Field(default=30.0, gt=0)
+    clamd_fail_open: bool = False
+    # Other origins whose pages may call this API with credentials (CORS, comma list); off by default.
+    cors_origins: str = ""
+
     # Accounts (burntbeats.accounts): off by default (one local user, no sign-in). AUTH_REQUIRED=1: every job
     # route needs a signed-in user (session cookie, API key or external JWT); anonymous calls get 401.
     auth_required: bool = False
@@ -184,6 +202,19 @@ class Settings(BaseSettings):
         if self.s3_enabled and not self.s3_bucket:
             raise ValueError("S3_ENABLED=1 needs S3_BUCKET (and S3_ENDPOINT_URL for a store other than AWS)")
         return self
+
+    @field_validator("rate_limit_sign_in", "rate_limit_sign_in_failures", "rate_limit_sign_up", "rate_limit_submit",
+                     "rate_limit_submit_ip")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if value.strip():
+            from limits import parse
+
+            try:
+                parse(value)
+            except ValueError:
+                raise ValueError("write a rate as e.g. 10/minute or 5/15 minutes (empty = no limit)") from None
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -36,6 +36,7 @@ from burntbeats.api.schemas.errors import ErrorPublic, ValidationErrorItem
 from burntbeats.api.security import install_security
 from burntbeats.api.uploads import UploadLimitMiddleware
 from burntbeats.db import get_engine, migrate, session_scope
+from burntbeats.guard.clamav import Scanner
 from burntbeats.jobs import service
 from burntbeats.jobs.runner import JobRunner
 from burntbeats.jobs.runners import make_runner
@@ -99,7 +100,7 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
         secret = settings.resolved_secret_key()
         app.state.burntbeats = AppState(settings=settings, runner=job_runner, storage=get_storage(settings),
                                         secret=secret, tokens=settings.job_tokens(secret),
-                                        issuer=Issuer.from_settings(settings))
+                                        issuer=Issuer.from_settings(settings), scanner=Scanner.from_settings(settings))
         # Before the workers start (they inherit the environment): caches and temp files under DATA_DIR.
         with data_dir_environment(settings.data_dir):
             job_runner.start()

@@ -26,6 +26,7 @@ from burntbeats.accounts import apikeys, external, users
 from burntbeats.accounts.external import Issuer
 from burntbeats.api.database import request_session
 from burntbeats.errors import Forbidden, Unauthorized
+from burntbeats.guard.ratelimit import CLIENT_IP
 from burntbeats.models import LOCAL_USER_ID, User
 from burntbeats.settings import Settings
 
@@ -47,6 +48,10 @@ class Caller:
 
 
 LOCAL_CALLER = Caller(LOCAL_USER_ID, "local")
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def csrf_token(secret: str, session_token: str) -> str:
@@ -109,6 +114,7 @@ def _authenticate(session: Session, request: Request, secret: str, issuer: Issue
 
 async def optional_caller(request: Request) -> Caller | None:
     """The caller, or None for an anonymous request in AUTH_REQUIRED mode (bad credentials still raise)."""
+    CLIENT_IP.set(client_ip(request))  # for the submission rate limit per address (jobs/admission.py)
     if "caller" in request.scope.get("state", {}):
         return request.state.caller
     state = request.app.state.burntbeats

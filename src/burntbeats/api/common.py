@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,13 +53,14 @@ class UploadedAudio:
     max_bytes: int
     max_duration_s: float
     scratch: Path
+    scan: Callable[[Path], None] | None = None  # the malware scan (CLAMD_*), before the file is decoded
 
     async def store(self, storage: Storage, job_id: str) -> dict[str, Any]:
         fd, tmp_name = tempfile.mkstemp(dir=self.scratch, prefix="upload.", suffix=".tmp")
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            info = await save_and_probe(self.upload, tmp, self.max_bytes, self.max_duration_s)
+            info = await save_and_probe(self.upload, tmp, self.max_bytes, self.max_duration_s, self.scan)
             await run_in_threadpool(storage.put, job_id, INPUT_FILE, tmp, move=True)
         finally:
             tmp.unlink(missing_ok=True)
@@ -68,7 +70,8 @@ class UploadedAudio:
 
 def uploaded_audio(state: AppState, upload: UploadFile, max_bytes: int | None = None) -> UploadedAudio:
     settings = state.settings
-    return UploadedAudio(upload, max_bytes or settings.max_upload_bytes, settings.max_duration_s, scratch_dir(state))
+    return UploadedAudio(upload, max_bytes or settings.max_upload_bytes, settings.max_duration_s, scratch_dir(state),
+                         state.scanner.scan if state.scanner else None)
 
 
 def accepted(state: AppState, job: Job, status_url: str) -> dict:

@@ -20,6 +20,7 @@ from burntbeats.jobs.tokens import JobTokens
 
 if TYPE_CHECKING:
     from burntbeats.accounts.external import Issuer
+    from burntbeats.guard.clamav import Scanner
 from burntbeats.models import Job
 from burntbeats.settings import Settings
 from burntbeats.storage import Storage
@@ -39,6 +40,7 @@ class AppState:
     secret: str
     tokens: JobTokens
     issuer: Issuer | None = None  # external identity (OIDC_ISSUER)
+    scanner: Scanner | None = None  # the malware scan of uploads (CLAMD_SOCKET / CLAMD_HOST)
 
 
 # The cheap dependencies are `async def` so that FastAPI runs them on the event loop: a plain `def`

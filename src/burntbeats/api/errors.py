@@ -16,6 +16,7 @@ from burntbeats.errors import (
     NotFound,
     Overloaded,
     PaymentRequired,
+    RateLimited,
     Unauthorized,
 )
 from burntbeats.storage import InvalidName
@@ -29,6 +30,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     Conflict: 409,
     Gone: 410,
     Overloaded: 503,
+    RateLimited: 429,
 }
 
 
@@ -41,7 +43,7 @@ def status_of(exc: DomainError) -> int:
 
 def domain_error_response(exc: DomainError) -> JSONResponse:
     headers = None
-    if isinstance(exc, Overloaded):
+    if isinstance(exc, (Overloaded, RateLimited)):
         headers = {"Retry-After": str(exc.retry_after_s)}
     elif isinstance(exc, Unauthorized):
         headers = {"WWW-Authenticate": 'Bearer realm="burntbeats"'}

@@ -26,8 +26,8 @@ JOB = frozenset({403, 404, 410})
 FINISHED = JOB | {409, 410}  # ...that must have succeeded and still have its files
 UPLOAD = frozenset({400, 415, 507})  # an audio upload: empty, not audio, disk full
 # Admission, the same for every kind: the queue is full (503 + Retry-After), not enough usage tokens (402) or
-# outside the caller's plan (403; every route declares 403 anyway).
-QUEUE = frozenset({402, 503})
+# outside the caller's plan (403; every route declares 403 anyway), too many submissions (429 + Retry-After).
+QUEUE = frozenset({402, 429, 503})
 WRITES = frozenset({507})  # writes files outside an upload (disk full)
 OFF = frozenset({404})  # a feature that is off on this server (accounts without AUTH_REQUIRED)
 
@@ -73,8 +73,8 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "GET /api/midi/export/status/{export_id}": JOB,
     "GET /api/midi/export/file/{export_id}/{filename}": FINISHED,
     "GET /api/auth/me": frozenset(),
-    "POST /api/auth/sign-up": OFF | {403, 409},
-    "POST /api/auth/sign-in": OFF,
+    "POST /api/auth/sign-up": OFF | {403, 409, 429},
+    "POST /api/auth/sign-in": OFF | {429},
     "POST /api/auth/sign-out": OFF,
     "GET /api/auth/keys": OFF,
     "POST /api/auth/keys": OFF,
@@ -193,11 +193,11 @@ def declare_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 if own in (None, "Validation Error", HTTPStatus(status).phrase):  # FastAPI's placeholders
                     name = _response_name(status)
                     shared[name] = {"description": ERROR_DESCRIPTIONS[status], "content": error_content,
-                                    **({"headers": RETRY_AFTER} if status == 503 else {})}
+                                    **({"headers": RETRY_AFTER} if status in (429, 503) else {})}
                     responses[str(status)] = {"$ref": f"#/components/responses/{name}"}
                 else:
                     responses[str(status)] = {**responses[str(status)], "content": error_content,
-                                              **({"headers": RETRY_AFTER} if status == 503 else {})}
+                                              **({"headers": RETRY_AFTER} if status in (429, 503) else {})}
             operation["responses"] = dict(sorted(responses.items()))
     components["responses"] = dict(sorted(shared.items(), key=lambda kv: kv[0]))
     return schema

@@ -15,6 +15,7 @@ import re
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -198,7 +199,15 @@ def install_security(app, settings) -> None:
         log.warning("HOST=%s listens on every interface but only localhost names are accepted; set "
                     "ALLOWED_HOSTS to the names clients use for this server.", settings.host)
     install_log_redaction()
+    cors = [o.rstrip("/") for o in parse_list(settings.cors_origins)]
     # add_middleware wraps: the last added runs first, so even a refusal carries the security headers.
-    app.add_middleware(CrossSiteWriteMiddleware, allowed_origins=parse_list(settings.allowed_origins))
+    app.add_middleware(CrossSiteWriteMiddleware, allowed_origins=parse_list(settings.allowed_origins) + cors)
+    if cors:
+        # Pages of these origins may call the API with credentials (cookies, Authorization); no one else.
+        app.add_middleware(CORSMiddleware, allow_origins=cors, allow_credentials=True,
+                           allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "X-CSRF-Token", "X-Job-Token", "Range"],
+                           expose_headers=["Retry-After", "Content-Disposition", "Content-Range", "X-Midi-Tracks"],
+                           max_age=600)
     app.add_middleware(AllowedHostsMiddleware, allowed_hosts=hosts)
     app.add_middleware(SecurityHeadersMiddleware)

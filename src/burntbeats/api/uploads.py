@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from fastapi import HTTPException, UploadFile
@@ -76,8 +77,10 @@ async def _send_json(send: Send, status: int, payload: dict) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def save_and_probe(upload: UploadFile, dest: Path, max_bytes: int, max_duration_s: float) -> AudioInfo:
-    """Copy the upload to `dest` (bounded) and check it is decodable audio within the limits."""
+async def save_and_probe(upload: UploadFile, dest: Path, max_bytes: int, max_duration_s: float,
+                         scan: Callable[[Path], None] | None = None) -> AudioInfo:
+    """Copy the upload to `dest` (bounded), `scan` it (the malware scan raises to refuse it) and check it is
+    decodable audio within the limits."""
 
     def _copy() -> int:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +93,8 @@ async def save_and_probe(upload: UploadFile, dest: Path, max_bytes: int, max_dur
     if size > max_bytes:
         limit_mb = max_bytes // (1024 * 1024)
         raise HTTPException(status_code=413, detail=f"The upload is larger than the {limit_mb} MB limit.")
+    if scan is not None:
+        await run_in_threadpool(scan, dest)  # before any decoder reads it
     try:
         return await run_in_threadpool(probe, dest, max_duration_s)
     except AudioError:

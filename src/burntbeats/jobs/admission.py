@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from burntbeats.billing.meter import admit_usage
 from burntbeats.errors import Overloaded
+from burntbeats.guard.ratelimit import check_submit
 from burntbeats.jobs import service
 from burntbeats.jobs.kinds import JobFamily, family_of
 from burntbeats.settings import Settings
@@ -36,6 +37,7 @@ def admit(
     Called inside the submission's transaction, after the inputs are stored and probed (so `params` holds the
     input's facts, e.g. its duration) and before any row is created.
     """
+    check_submit(settings, owner_id, count)  # rate limits per user and per address (AUTH_REQUIRED)
     check_queue_depth(session, settings, family_of(kind), count)
     admit_usage(session, settings, kind, owner_id, params)  # plan limits and tokens (USAGE_TOKENS_ENABLED)
 

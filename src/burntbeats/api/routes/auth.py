@@ -7,7 +7,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from burntbeats.accounts import apikeys, users
-from burntbeats.api.auth import CallerDep, OptionalCallerDep, clear_session_cookies, csrf_token, set_session_cookies
+from burntbeats.api.auth import (
+    CallerDep,
+    OptionalCallerDep,
+    clear_session_cookies,
+    client_ip,
+    csrf_token,
+    set_session_cookies,
+)
 from burntbeats.api.common import iso_time
 from burntbeats.api.deps import SessionDep, StateDep
 from burntbeats.api.schemas.auth import (
@@ -21,7 +28,8 @@ from burntbeats.api.schemas.auth import (
     SignInRequest,
     SignUpRequest,
 )
-from burntbeats.errors import Forbidden, NotFound, Unauthorized
+from burntbeats.errors import Forbidden, NotFound, RateLimited, Unauthorized
+from burntbeats.guard import ratelimit
 from burntbeats.models import ApiKey, User
 
 router = APIRouter(prefix="/api/auth", tags=["accounts"])
@@ -66,8 +74,10 @@ def _signed_in(request: Request, response: Response, state, session: Session, us
 async def sign_up(request: Request, response: Response, body: SignUpRequest, state: StateDep,
                   session: SessionDep) -> dict:
     _require_accounts(state)
-    if not state.settings.signup_enabled:
+    settings = state.settings
+    if not settings.signup_enabled:
         raise Forbidden("Sign-up is closed on this server (SIGNUP_ENABLED=false); ask its operator for an account.")
+    ratelimit.hit(settings, settings.rate_limit_sign_up, "sign-ups from this address", "sign-up", client_ip(request))
 
     def create() -> dict:
         user = users.create_user(session, body.email, body.password, body.display_name)
@@ -81,10 +91,23 @@ async def sign_up(request: Request, response: Response, body: SignUpRequest, sta
 async def sign_in(request: Request, response: Response, body: SignInRequest, state: StateDep,
                   session: SessionDep) -> dict:
     _require_accounts(state)
+    settings = state.settings
+    ratelimit.hit(settings, settings.rate_limit_sign_in, "sign-in attempts from this address", "sign-in",
+                  client_ip(request))
+    # Failed sign-ins are counted per email whether or not an account has it: the answer, and its timing
+    # (argon2 runs either way), never tell whether it exists.
+    email_key = ("sign-in-failed", body.email.strip().lower()[:320])
+    wait = ratelimit.exhausted(settings, settings.rate_limit_sign_in_failures, *email_key)
+    if wait is not None:
+        raise RateLimited(f"Too many failed sign-ins for this email. Try again in {wait} seconds.", retry_after_s=wait)
 
     def check() -> dict:
         user = users.authenticate(session, body.email, body.password)
         if user is None:
+            try:
+                ratelimit.hit(settings, settings.rate_limit_sign_in_failures, "failed sign-ins", *email_key)
+            except RateLimited:
+                pass  # this failure used up the allowance: the next attempt is refused
             raise Unauthorized(users.WRONG_CREDENTIALS)
         return _signed_in(request, response, state, session, user)
 

@@ -38,7 +38,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     415: "The upload is not audio this server can read, or the body is not of a supported content type.",
     416: "The Range header asks for bytes outside the file.",
     422: "A parameter or body field is invalid; `detail` names it.",
-    429: "Too many jobs are waiting; try again later.",
+    429: "A rate limit was reached (sign-in, sign-up or job submissions); retry after Retry-After.",
     503: "The server is busy (the queue is full, or the database is busy or unreachable); retry after Retry-After.",
     507: "The server's disk is full.",
 }
