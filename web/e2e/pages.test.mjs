@@ -88,10 +88,10 @@ async function context(kind) {
 function smallTargets(page) {
   return page.evaluate(() => {
     const small = [];
-    for (const el of document.querySelectorAll('button, select, summary, input[type="checkbox"], input[type="radio"], input[type="range"]')) {
+    for (const el of document.querySelectorAll('button, select, summary, a.btn-primary, a.button, input[type="checkbox"], input[type="radio"], input[type="range"]')) {
       const r = el.getBoundingClientRect();
       if (!r.width || !r.height || getComputedStyle(el).visibility === "hidden") continue;
-      const min = el.matches("button, select, summary") ? 44 : 24;
+      const min = el.matches("button, select, summary, a") ? 44 : 24;
       if (r.height < min - 0.5 || r.width < Math.min(min, 24) - 0.5) {
         small.push(`${el.tagName.toLowerCase()} "${(el.getAttribute("aria-label") ?? el.textContent ?? "").trim().slice(0, 30)}" ${Math.round(r.width)}x${Math.round(r.height)}`);
       }
@@ -110,6 +110,7 @@ const PAGES = [
   { name: "midi", url: () => "/midi", ready: '[data-testid="midi-drop-limits"]' },
   { name: "midi-editor", url: () => `/midi?job=${jobs.midi.job_id}`, ready: '[data-testid="midi-stats"]' },
   { name: "history", url: () => "/history", ready: '[data-testid="history"]' },
+  { name: "dead-link", url: () => `/stems/${"0".repeat(32)}?token=none`, ready: '[data-testid="job-link-problem"]' },
   { name: "not-found", url: () => "/no-such-page", ready: "main" },
 ];
 
