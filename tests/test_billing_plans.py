@@ -128,3 +128,31 @@ def test_metering_off_limits_nothing(tmp_path):
 def test_metering_turns_accounts_on(tmp_path):
     assert make_settings(tmp_path, usage_tokens_enabled=True).auth_required is True
     assert get_plan("nope").id == "free" and get_plan(None, make_settings(tmp_path, default_plan="pro")).id == "pro"
+
+
+def test_files_are_kept_as_long_as_the_owners_plan_says(tmp_path):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from burntbeats.billing.models import BillingAccount
+    from burntbeats.jobs.runner import purge_expired
+    from burntbeats.models import User, utcnow
+    from test_submit import run_queued
+
+    with metered_app(tmp_path) as (app, settings, _runner):
+        free, pro = signed_up(app, "free@example.com"), signed_up(app, "pro@example.com")
+        free_job, pro_job = split(free, wav_bytes(1)).json(), split(pro, wav_bytes(1)).json()
+        assert run_queued(settings) == ["succeeded", "succeeded"]
+        url = settings.resolved_database_url
+        with session_scope(url) as session:
+            pro_id = session.scalar(select(User.id).where(User.email == "pro@example.com"))
+            session.execute(update(BillingAccount).where(BillingAccount.user_id == pro_id).values(plan="pro"))
+            two_days_ago = utcnow() - timedelta(hours=48)  # past Free's 24 h, within Pro's 7 days
+            session.execute(update(Job).values(finished_at=two_days_ago))
+        assert purge_expired(settings) == 1
+        with session_scope(url) as session:
+            assert session.get(Job, free_job["job_id"]).files_purged_at is not None
+            assert session.get(Job, pro_job["job_id"]).files_purged_at is None
+        assert not (settings.jobs_dir / free_job["job_id"]).exists()
+        assert (settings.jobs_dir / pro_job["job_id"] / "input").exists()

@@ -23,6 +23,14 @@ RETRY_AFTER_S = 30
 _LABELS = {JobFamily.STEMS: "stems", JobFamily.SPEECH: "speech", JobFamily.MIDI: "MIDI"}
 
 
+class Batch(list):
+    """The params of the jobs a submission asks to admit, in order, and their ids (`job_ids`)."""
+
+    def __init__(self, params: Sequence[Mapping[str, Any]], job_ids: Sequence[str]) -> None:
+        super().__init__(params)
+        self.job_ids = list(job_ids)
+
+
 def queue_limit(settings: Settings, family: JobFamily) -> int:
     return int(getattr(settings, f"{family.value}_max_queue_depth"))
 
@@ -32,14 +40,16 @@ def admit(
 ) -> None:
     """Return if `count` jobs of `kind` may be queued for `owner_id`; else raise Overloaded.
 
-    `params` holds each of those jobs' params (len == count).
+    `params` holds each of those jobs' params (len == count); from the submission it is a :class:`Batch`, which
+    also names the jobs' ids (their rows are created next, in the same transaction).
 
     Called inside the submission's transaction, after the inputs are stored and probed (so `params` holds the
     input's facts, e.g. its duration) and before any row is created.
     """
     check_submit(settings, owner_id, count)  # rate limits per user and per address (AUTH_REQUIRED)
     check_queue_depth(session, settings, family_of(kind), count)
-    admit_usage(session, settings, kind, owner_id, params)  # plan limits and tokens (USAGE_TOKENS_ENABLED)
+    # Plan limits, then each job's cost reserved from the owner's tokens (USAGE_TOKENS_ENABLED; billing.meter).
+    admit_usage(session, settings, kind, owner_id, params, getattr(params, "job_ids", ()))
 
 
 def check_queue_depth(session: Session, settings: Settings, family: JobFamily, count: int) -> None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from typing import Protocol
 
+from burntbeats.billing import retention
 from burntbeats.db import session_scope
 from burntbeats.jobs import service
 from burntbeats.jobs.worker_process import worker_main
@@ -129,13 +130,6 @@ class LocalRunner:
             self._wake_w.send(b"\0")
         except OSError:  # the wake-up buffer is full (the supervisor is already due to look) or closed
             pass
-
-    def engines_health(self) -> str:
-        """For /health: the supervisor runs (RuntimeError if not); how many workers are ready."""
-        if self._thread is None or not self._thread.is_alive():
-            raise RuntimeError("The job supervisor is not running, so no job can run.")
-        ready = sum(1 for slot in self._slots if slot.ready)
-        return f"{ready} of {self.concurrency} local worker processes ready"
 
     def worker_pids(self) -> list[int]:
         return [slot.pid for slot in self._slots if slot.process is not None and slot.pid]
@@ -279,10 +273,14 @@ class LocalRunner:
 
 
 def purge_expired(settings: Settings) -> int:
-    """Delete the files of jobs finished more than JOB_RETENTION_HOURS ago (the rows stay, marked purged)."""
+    """Delete the files of jobs finished more than JOB_RETENTION_HOURS ago, or their plan's retention under
+    metering (the rows stay, marked purged)."""
     storage = get_storage(settings)
     with session_scope(settings.resolved_database_url) as session:
-        jobs = service.expired_jobs(session, settings.job_retention_hours)
+        if settings.usage_tokens_enabled:  # each owner's plan says how long (billing/plans.py)
+            jobs = retention.expired_jobs(session, settings)
+        else:
+            jobs = service.expired_jobs(session, settings.job_retention_hours)
         for job in jobs:
             storage.delete_job(job.id)
             job.files_purged_at = service.utcnow()

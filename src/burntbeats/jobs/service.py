@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Row, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from burntbeats.billing.ledger import close_job
 from burntbeats.models import LOCAL_USER_ID, Job, JobStatus, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -156,6 +157,8 @@ def finish_job(
     else:
         values.update(status=JobStatus.FAILED, stage="failed", error=error, result=result)
     updated = session.execute(update(Job).where(Job.id == job_id, *_held(owner)).values(**values)).rowcount
+    if updated == 1:  # settle its token reservation, or refund it (billing.ledger; nothing if it reserved none)
+        close_job(session, job_id, JobStatus.SUCCEEDED if error is None else JobStatus.FAILED)
     if commit:
         session.commit()
     return updated == 1
@@ -170,6 +173,8 @@ def cancel_job(session: Session, job: Job) -> bool:
         .where(Job.id == job.id, Job.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)))
         .values(status=JobStatus.CANCELLED, stage="cancelled", finished_at=utcnow(), lease_expires_at=None)
     ).rowcount
+    if updated == 1:
+        close_job(session, job.id, JobStatus.CANCELLED)  # its token reservation back
     session.commit()
     return updated == 1
 
@@ -208,7 +213,9 @@ def retry_or_fail(
         .values(status=JobStatus.FAILED, stage="failed", error=error, finished_at=utcnow(), lease_expires_at=None)
     ).rowcount
     requeued = 0
-    if not failed:
+    if failed:
+        close_job(session, job_id, JobStatus.FAILED)  # its token reservation back
+    else:
         requeued = session.execute(
             update(Job)
             .where(Job.id == job_id, Job.attempts < max_attempts, *cond)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from burntbeats.errors import Gone, ServiceUnavailable
 from burntbeats.jobs import service
-from burntbeats.jobs.admission import admit
+from burntbeats.jobs.admission import Batch, admit
 from burntbeats.models import Job
 from burntbeats.settings import Settings
 from burntbeats.storage import Storage
@@ -123,11 +123,11 @@ def _admit_and_create(
     session: Session, settings: Settings, staged: list[tuple[str, JobRequest, dict[str, Any]]], group_id: str | None,
 ) -> list[Job]:
     # One database round in one worker thread: admission per (kind, owner) with the batch's size, then the rows.
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
-    for _job_id, request, params in staged:
-        groups[(request.kind, request.owner_id)].append(params)
-    for (kind, owner_id), params in groups.items():
-        admit(session, settings, kind, owner_id, len(params), params)
+    groups: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+    for job_id, request, params in staged:
+        groups[(request.kind, request.owner_id)].append((job_id, params))
+    for (kind, owner_id), members in groups.items():
+        admit(session, settings, kind, owner_id, len(members), Batch([p for _, p in members], [j for j, _ in members]))
     jobs = [
         service.create_job(
             session, kind=request.kind, owner_id=request.owner_id, params=params, job_id=job_id,

@@ -833,6 +833,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/billing/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your plan, tokens available and tokens held by running jobs */
+        get: operations["billing_balance_api_billing_balance_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/ledger": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your token ledger, newest first, a page at a time */
+        get: operations["billing_ledger_api_billing_ledger_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/clerk/webhook": {
         parameters: {
             query?: never;
@@ -857,25 +891,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness and each dependency (database, broker, storage, engines) with its latency */
+        /** Liveness, database and free disk space */
         get: operations["health_health_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/metrics": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Jobs by kind and state, queue depths, job durations, x-realtime per engine, HTTP latency */
-        get: operations["metrics_metrics_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -985,6 +1002,43 @@ export interface components {
             last_used_at: string | null;
             /** Revoked At */
             revoked_at?: string | null;
+        };
+        /**
+         * BalancePublic
+         * @description The caller's plan and tokens.
+         */
+        BalancePublic: {
+            /**
+             * Metering
+             * @description USAGE_TOKENS_ENABLED; when false jobs cost nothing.
+             */
+            metering: boolean;
+            plan: components["schemas"]["PlanPublic"];
+            /**
+             * Balance
+             * @description Tokens available for new jobs (the ledger's sum).
+             */
+            balance: number;
+            /**
+             * Held
+             * @description Tokens reserved by queued and running jobs (already out of `balance`; back if a job fails or is cancelled).
+             */
+            held: number;
+            /**
+             * Subscription Status
+             * @description Stripe's status of the plan's subscription, if any.
+             */
+            subscription_status: string | null;
+            /**
+             * Current Period End
+             * @description When the paid period ends (the next monthly grant).
+             */
+            current_period_end: string | null;
+            /**
+             * Has Billing Account
+             * @description A Stripe customer exists (the billing portal can be opened).
+             */
+            has_billing_account: boolean;
         };
         /**
          * BatchAcceptedPublic
@@ -1202,32 +1256,6 @@ export interface components {
                 [key: string]: number;
             };
         };
-        /**
-         * DependencyPublic
-         * @description One thing the service needs, checked for this answer.
-         */
-        DependencyPublic: {
-            /**
-             * Name
-             * @enum {string}
-             */
-            name: "database" | "broker" | "storage" | "engines";
-            /**
-             * Status
-             * @enum {string}
-             */
-            status: "ok" | "down";
-            /**
-             * Latency Ms
-             * @description How long the check took.
-             */
-            latency_ms: number;
-            /**
-             * Detail
-             * @description What was checked, or a sentence saying what is wrong.
-             */
-            detail: string | null;
-        };
         /** DiskPublic */
         DiskPublic: {
             /**
@@ -1421,33 +1449,18 @@ export interface components {
              */
             file_url?: string | null;
         };
-        /**
-         * HealthPublic
-         * @description 200 while every dependency is up (`degraded` when the disk is low); 503 with the same body when one is
-         *     down (`unavailable`).
-         */
+        /** HealthPublic */
         HealthPublic: {
             /**
              * Status
              * @enum {string}
              */
-            status: "ok" | "degraded" | "unavailable";
+            status: "ok" | "degraded";
             /**
              * Database
              * @enum {string}
              */
             database: "ok" | "unavailable";
-            /**
-             * Runner
-             * @description JOB_RUNNER: where jobs run.
-             * @enum {string}
-             */
-            runner: "local" | "celery";
-            /**
-             * Dependencies
-             * @description database, broker (celery only), storage, engines.
-             */
-            dependencies: components["schemas"]["DependencyPublic"][];
             disk: components["schemas"]["DiskPublic"];
             /** Version */
             version: string;
@@ -1753,6 +1766,45 @@ export interface components {
              * @description The files were removed after JOB_RETENTION_HOURS.
              */
             files_expired: boolean;
+        };
+        /** LedgerEntryPublic */
+        LedgerEntryPublic: {
+            /** Id */
+            id: number;
+            /** Created At */
+            created_at: string | null;
+            /**
+             * Entry
+             * @description grant (monthly), purchase (pack), reserve (a job's cost at submission), settle (the job succeeded), refund (it failed or was cancelled), adjust (an operator's change).
+             * @enum {string}
+             */
+            entry: "grant" | "purchase" | "reserve" | "settle" | "refund" | "adjust";
+            /**
+             * Delta
+             * @description Tokens added (positive) or taken (negative).
+             */
+            delta: number;
+            /** Balance After */
+            balance_after: number;
+            /** Job Id */
+            job_id: string | null;
+            /** Kind */
+            kind: string | null;
+            /** Reason */
+            reason: string | null;
+        };
+        /** LedgerPagePublic */
+        LedgerPagePublic: {
+            /**
+             * Entries
+             * @description Newest first.
+             */
+            entries: components["schemas"]["LedgerEntryPublic"][];
+            /**
+             * Next Before
+             * @description Pass as `before` for the next (older) page; null on the last.
+             */
+            next_before: number | null;
         };
         /** LimitsPublic */
         LimitsPublic: {
@@ -5812,6 +5864,59 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    billing_balance_api_billing_balance_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BalancePublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    billing_ledger_api_billing_ledger_get: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description next_before of the previous page. */
+                before?: number | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerPagePublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     auth_clerk_webhook_api_auth_clerk_webhook_post: {
         parameters: {
             query?: never;
@@ -5854,36 +5959,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthPublic"];
-                };
-            };
-            400: components["responses"]["BadRequest"];
-            /** @description A dependency is down (the body says which). */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["HealthPublic"];
-                };
-            };
-        };
-    };
-    metrics_metrics_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The Prometheus text exposition format (version 0.0.4). */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/plain": string;
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -1,14 +1,16 @@
-"""The caller's billing: what a job would cost (quote)."""
+"""The caller's billing: what a job would cost (quote), the balance, the ledger."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from burntbeats.api.common import iso_time
 from burntbeats.api.deps import SessionDep, StateDep, UserIdDep
 from burntbeats.api.errors import status_of
-from burntbeats.api.schemas.billing import QuotePublic
-from burntbeats.billing import meter
+from burntbeats.api.routes.plans import plan_public
+from burntbeats.api.schemas.billing import BalancePublic, LedgerPagePublic, QuotePublic
+from burntbeats.billing import ledger, meter
 from burntbeats.errors import InvalidRequest
 from burntbeats.jobs.kinds import JobKind
 from burntbeats.separation.base import STEM_LAYOUTS
@@ -40,11 +42,43 @@ async def quote(
         params["engine" if kind == JobKind.SPEECH_ENHANCE else "quality"] = quality
     if duration_s is not None:
         params["input"] = {"duration_s": duration_s}
-    decision = await run_in_threadpool(meter.evaluate, session, state.settings, kind, user_id, [params] * count)
+
+    def decide() -> meter.Decision:
+        _account, plan = meter.current(session, state.settings, user_id)
+        return meter.evaluate(session, state.settings, kind, user_id, [params] * count, plan)
+
+    decision = await run_in_threadpool(decide)
     metering = state.settings.usage_tokens_enabled
     refusal = decision.refusal if metering else None
     return {"metering": metering, "kind": kind.value, "count": count, "cost_tokens": decision.total,
             "each_tokens": decision.costs[0].tokens, "description": decision.costs[0].description,
-            "plan": decision.plan.id, "balance": None, "allowed": refusal is None,
+            "plan": decision.plan.id, "balance": decision.balance, "allowed": refusal is None,
             "refusal_status": status_of(refusal) if refusal else None,
             "refusal": refusal.message if refusal else None}
+
+
+@router.get("/balance", name="billing.balance", response_model=BalancePublic,
+            summary="Your plan, tokens available and tokens held by running jobs")
+def balance(state: StateDep, session: SessionDep, user_id: UserIdDep) -> dict:
+    settings = state.settings
+    account, plan = meter.current(session, settings, user_id)  # the month's free tokens show before the first job
+    return {"metering": settings.usage_tokens_enabled, "plan": plan_public(plan, settings),
+            "balance": ledger.balance(session, user_id), "held": ledger.held(session, user_id),
+            "subscription_status": account.subscription_status if account else None,
+            "current_period_end": iso_time(account.current_period_end) if account else None,
+            "has_billing_account": bool(account and account.stripe_customer_id)}
+
+
+@router.get("/ledger", name="billing.ledger", response_model=LedgerPagePublic,
+            summary="Your token ledger, newest first, a page at a time")
+def ledger_page(
+    session: SessionDep,
+    user_id: UserIdDep,
+    limit: int = Query(50, ge=1, le=500),
+    before: int | None = Query(None, ge=1, le=2**62, description="next_before of the previous page."),
+) -> dict:
+    page = ledger.page(session, user_id, limit, before)
+    return {"entries": [{"id": e.id, "created_at": iso_time(e.created_at), "entry": e.entry, "delta": e.delta,
+                         "balance_after": after, "job_id": e.job_id, "kind": e.kind, "reason": e.reason}
+                        for e, after in page.entries],
+            "next_before": page.next_before}

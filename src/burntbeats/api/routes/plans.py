@@ -6,9 +6,17 @@ from fastapi import APIRouter
 
 from burntbeats.api.deps import StateDep
 from burntbeats.api.schemas.billing import PlansPublic
-from burntbeats.billing.plans import PACKS, PLANS
+from burntbeats.billing.plans import PACKS, PLANS, Plan
+from burntbeats.settings import Settings
 
 router = APIRouter(prefix="/api/plans", tags=["billing"])
+
+
+def plan_public(plan: Plan, settings: Settings) -> dict:
+    return {"id": plan.id, "name": plan.name, "blurb": plan.blurb, "monthly_price_usd": plan.monthly_price_usd,
+            "monthly_tokens": plan.monthly_tokens, "stems": list(plan.stems), "qualities": list(plan.qualities),
+            "max_duration_s": plan.max_duration_s, "concurrent_jobs": plan.concurrent_jobs,
+            "retention_hours": plan.retention_hours, "purchasable": bool(plan.stripe_price_id(settings))}
 
 
 @router.get("", name="plans.list", response_model=PlansPublic,
@@ -18,11 +26,7 @@ def list_plans(state: StateDep) -> dict:
     return {
         "usage_tokens_enabled": s.usage_tokens_enabled,
         "default_plan": s.default_plan,
-        "plans": [{"id": p.id, "name": p.name, "blurb": p.blurb, "monthly_price_usd": p.monthly_price_usd,
-                   "monthly_tokens": p.monthly_tokens, "stems": list(p.stems), "qualities": list(p.qualities),
-                   "max_duration_s": p.max_duration_s, "concurrent_jobs": p.concurrent_jobs,
-                   "retention_hours": p.retention_hours, "purchasable": bool(p.stripe_price_id(s))}
-                  for p in PLANS],
+        "plans": [plan_public(p, s) for p in PLANS],
         "packs": [{"id": p.id, "name": p.name, "tokens": p.tokens, "price_usd": p.price_usd,
                    "purchasable": bool(p.stripe_price_id(s))} for p in PACKS],
         "costs": {"stems_per_minute": s.stems_token_cost_per_minute,

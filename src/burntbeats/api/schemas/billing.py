@@ -64,3 +64,37 @@ class QuotePublic(BaseModel):
     refusal_status: Literal[402, 403] | None = Field(
         description="402: not enough tokens; 403: outside the plan; null when allowed.")
     refusal: str | None = Field(description="The sentence the submission would be refused with.")
+
+
+class BalancePublic(BaseModel):
+    """The caller's plan and tokens."""
+
+    metering: bool = Field(description="USAGE_TOKENS_ENABLED; when false jobs cost nothing.")
+    plan: PlanPublic
+    balance: int = Field(description="Tokens available for new jobs (the ledger's sum).")
+    held: int = Field(description="Tokens reserved by queued and running jobs (already out of `balance`; back if "
+                      "a job fails or is cancelled).")
+    subscription_status: str | None = Field(description="Stripe's status of the plan's subscription, if any.")
+    current_period_end: str | None = Field(description="When the paid period ends (the next monthly grant).")
+    has_billing_account: bool = Field(description="A Stripe customer exists (the billing portal can be opened).")
+
+
+LedgerEntryKind = Literal["grant", "purchase", "reserve", "settle", "refund", "adjust"]
+
+
+class LedgerEntryPublic(BaseModel):
+    id: int
+    created_at: str | None
+    entry: LedgerEntryKind = Field(description="grant (monthly), purchase (pack), reserve (a job's cost at "
+                                   "submission), settle (the job succeeded), refund (it failed or was cancelled), "
+                                   "adjust (an operator's change).")
+    delta: int = Field(description="Tokens added (positive) or taken (negative).")
+    balance_after: int
+    job_id: str | None
+    kind: str | None
+    reason: str | None
+
+
+class LedgerPagePublic(BaseModel):
+    entries: list[LedgerEntryPublic] = Field(description="Newest first.")
+    next_before: int | None = Field(description="Pass as `before` for the next (older) page; null on the last.")
