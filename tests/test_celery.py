@@ -157,7 +157,11 @@ def test_the_sweep_requeues_expired_leases_and_resends_lost_messages(tmp_path, r
         with session_scope(url) as session:
             assert service.claim(session, running, "gone-host/1/x", lease_s=5)
         _expire_lease(url, running)
-        assert runner.sweep() == {"requeued": 1, "failed": 0, "republished": 2}
+        assert runner.sweep() == {"requeued": 1, "failed": 0, "republished": 0}  # both younger than SUBMIT_GRACE_S
+        with session_scope(url) as session:  # ... once they are no longer being submitted
+            session.execute(update(Job).values(created_at=utcnow() - timedelta(seconds=60)))
+            session.commit()
+        assert runner.sweep() == {"requeued": 0, "failed": 0, "republished": 2}
         assert broker.llen(midi_queue) == 1 and broker.llen(stems_queue) == 2  # the old message is a harmless duplicate
         assert _job(url, running).status == "queued" and _job(url, running).attempts == 1
         assert runner.sweep() == {"requeued": 0, "failed": 0, "republished": 0}  # each sent once

@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -38,6 +39,7 @@ BROKER_DOWN = ("The job queue (Redis) cannot be reached right now, so the job wa
                "Please try again in {retry} seconds.")
 BROKER_RETRY_AFTER_S = 10
 REPUBLISH_BATCH = 500
+SUBMIT_GRACE_S = 10  # a queued job younger than this is still being published by its submission
 
 
 class CeleryRunner:
@@ -136,10 +138,12 @@ class CeleryRunner:
                 self._storage.discard_stages(job_id)
             elif status == JobStatus.QUEUED:
                 requeued += 1  # published below, with the other queued jobs
+        # Not the jobs being submitted right now (their message is on its way): queued for a while.
+        settled = service.utcnow() - timedelta(seconds=SUBMIT_GRACE_S)
         with session_scope(self._url) as session:
             queued = list(session.execute(
-                select(Job.id, Job.kind).where(Job.status == JobStatus.QUEUED).order_by(Job.created_at)
-                .limit(REPUBLISH_BATCH)))
+                select(Job.id, Job.kind).where(Job.status == JobStatus.QUEUED, Job.created_at < settled)
+                .order_by(Job.created_at).limit(REPUBLISH_BATCH)))
         if queued:
             sent = self.redis.mget([self._sent_key(job_id) for job_id, _kind in queued])
             for (job_id, kind), mark in zip(queued, sent):
