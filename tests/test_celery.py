@@ -228,3 +228,31 @@ def test_broker_down_is_a_503_with_a_sentence_and_nothing_is_kept(tmp_path, tone
             assert broker.llen("stems") == 1 and broker.llen("midi") == 1
     finally:
         own.stop()
+
+
+class _UnreachableQueue:
+    """A runner whose broker is down: what CeleryRunner.publish raises then."""
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def notify(self) -> None: ...
+
+    def submit(self, job_id: str) -> None:
+        from burntbeats.errors import ServiceUnavailable
+
+        raise ServiceUnavailable("The job queue (Redis) cannot be reached right now.", retry_after_s=10)
+
+
+def test_a_withdrawn_submission_refunds_its_token_reservation(tmp_path):
+    from billing_helpers import metered_app, signed_up, split, wav_bytes
+
+    with metered_app(tmp_path, runner=_UnreachableQueue()) as (app, settings, _runner):
+        ann = signed_up(app, "ann@example.com")
+        resp = split(ann, wav_bytes(60))
+        assert resp.status_code == 503 and resp.headers["Retry-After"] == "10"
+        balance = ann.get("/api/billing/balance").json()
+        assert balance["balance"] == 100 and balance["held"] == 0  # reserved, then refunded
+        entries = [e["entry"] for e in ann.get("/api/billing/ledger").json()["entries"]]
+        assert entries == ["refund", "reserve", "grant"]
+        with session_scope(settings.resolved_database_url) as session:
+            assert session.query(Job).count() == 0

@@ -7,7 +7,7 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Row, func, or_, select, update
+from sqlalchemy import Row, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from burntbeats.billing.ledger import close_job
@@ -162,6 +162,15 @@ def finish_job(
     if commit:
         session.commit()
     return updated == 1
+
+
+def withdraw_jobs(session: Session, job_ids: list[str]) -> None:
+    """Jobs just created that no runner could take (the queue's broker is down): their token reservations are
+    refunded and their rows removed, as if they had never been submitted."""
+    for job_id in job_ids:
+        close_job(session, job_id, JobStatus.CANCELLED)
+    session.execute(delete(Job).where(Job.id.in_(job_ids)))
+    session.commit()
 
 
 def cancel_job(session: Session, job: Job) -> bool:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from anyio import to_thread
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from burntbeats.errors import Gone, ServiceUnavailable
@@ -107,7 +106,7 @@ async def submit_jobs(
         await to_thread.run_sync(_hand_over, env.runner, ids)
     except ServiceUnavailable:
         # The queue cannot take them: the jobs are withdrawn (rows and files), the caller gets a 503.
-        await to_thread.run_sync(_withdraw, session, ids)
+        await to_thread.run_sync(service.withdraw_jobs, session, ids)
         for job_id in ids:
             env.storage.delete(job_id)
         raise
@@ -143,7 +142,3 @@ def _hand_over(runner: Runner, ids: list[str]) -> None:
     for job_id in ids:
         runner.submit(job_id)
 
-
-def _withdraw(session: Session, ids: list[str]) -> None:
-    session.execute(delete(Job).where(Job.id.in_(ids)))
-    session.commit()
