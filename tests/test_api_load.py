@@ -84,16 +84,18 @@ def _children(pid: int) -> list[tuple[int, int, str]]:
 
 
 def test_job_workers_run_below_the_api(tmp_path):
-    """Separations yield the CPU to the API's answers: worker processes run at WORKER_NICE (default 10)."""
+    """Separations yield the CPU to the API's answers: worker processes run WORKER_NICE (default 10) below the
+    server (os.nice is relative: under a test run that is itself niced, they are that much lower still)."""
+    want = min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
     with LiveServer(tmp_path / "data", tmp_path / "server.log", env={"JOB_CONCURRENCY": "2"}) as server:
         deadline = time.monotonic() + 30
         while True:
             workers = [c for c in _children(server.proc.pid) if "spawn_main" in c[2]]
             # A worker lowers its priority as it starts (before its warm-up imports): wait for that.
-            ready = len(workers) >= 2 and all(nice == 10 for _pid, nice, _cmd in workers)
+            ready = len(workers) >= 2 and all(nice == want for _pid, nice, _cmd in workers)
             if ready or time.monotonic() > deadline:
                 break
             time.sleep(0.2)
         assert len(workers) >= 2, _children(server.proc.pid)
-        assert all(nice == 10 for _pid, nice, _cmd in workers), workers
+        assert all(nice == want for _pid, nice, _cmd in workers), workers
         assert os.getpriority(os.PRIO_PROCESS, server.proc.pid) == os.getpriority(os.PRIO_PROCESS, 0)
