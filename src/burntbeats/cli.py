@@ -83,6 +83,27 @@ def worker(
     run_worker(settings, names, concurrency, loglevel.upper())
 
 
+@app.command("worker-ping")
+def worker_ping() -> None:
+    """Exit 0 if a `burntbeats worker` on this host said it is alive in the last seconds (a container health check)."""
+    import redis
+
+    from burntbeats.jobs.celery_app import redis_key
+    from burntbeats.jobs.celery_worker import HOST
+
+    settings = get_settings()
+    try:
+        client = redis.Redis.from_url(settings.celery_broker_url, socket_timeout=3, socket_connect_timeout=3)
+        alive = any(True for _ in client.scan_iter(match=redis_key(settings, "workers", f"{HOST}-*"), count=100))
+    except (redis.RedisError, ValueError) as exc:
+        console.print(f"[red]error:[/red] the broker cannot be reached: {exc}")
+        raise typer.Exit(code=1) from None
+    if not alive:
+        console.print(f"[red]error:[/red] no worker on {HOST} is consuming")
+        raise typer.Exit(code=1)
+    typer.echo(f"a worker on {HOST} is alive")
+
+
 @app.command()
 def separate(
     input_file: Path = typer.Argument(..., help="Audio file (wav, flac, ogg, opus, mp3, m4a, aac)."),

@@ -174,6 +174,8 @@ class Settings(BaseSettings):
     s3_bucket: str = ""
     s3_region: str = "us-east-1"
     s3_endpoint_url: str = Field(default="", description="Empty for AWS; e.g. http://minio:9000")
+    # Where browsers reach the store, when not at S3_ENDPOINT_URL (presigned links are signed for this host).
+    s3_public_endpoint_url: str = ""
     s3_access_key_id: str = Field(default="", repr=False)
     s3_secret_access_key: str = Field(default="", repr=False)
     s3_prefix: str = ""

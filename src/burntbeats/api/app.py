@@ -12,7 +12,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
@@ -22,20 +21,14 @@ from burntbeats.accounts.external import Issuer
 from burntbeats.api.auth import current_caller
 from burntbeats.api.database import install_database_error_handlers, open_database
 from burntbeats.api.deps import AppState
-from burntbeats.api.disk import (
-    LowDiskMiddleware,
-    disk_full_response,
-    disk_health,
-    install_disk_full_handlers,
-    is_disk_full,
-)
+from burntbeats.api.disk import LowDiskMiddleware, disk_full_response, install_disk_full_handlers, is_disk_full
 from burntbeats.api.errors import install_domain_error_handlers
+from burntbeats.api.metrics import HttpMetricsMiddleware, Metrics
 from burntbeats.api.openapi import install_openapi
-from burntbeats.api.schemas.common import HealthPublic
 from burntbeats.api.schemas.errors import ErrorPublic, ValidationErrorItem
 from burntbeats.api.security import install_security
 from burntbeats.api.uploads import UploadLimitMiddleware
-from burntbeats.db import get_engine, migrate, session_scope
+from burntbeats.db import migrate, session_scope
 from burntbeats.guard.clamav import Scanner
 from burntbeats.jobs import service
 from burntbeats.jobs.runner import JobRunner
@@ -64,10 +57,13 @@ ROUTERS = [
     "burntbeats.api.routes.plans",
     "burntbeats.api.routes.billing",
     "burntbeats.api.routes.webhooks",
+    "burntbeats.api.routes.health",
+    "burntbeats.api.routes.metrics",
 ]
 OPEN_ROUTERS = frozenset({"burntbeats.api.routes.models", "burntbeats.api.routes.stems_modes",
                           "burntbeats.api.routes.auth", "burntbeats.api.routes.limits", "burntbeats.api.routes.admin",
-                          "burntbeats.api.routes.plans", "burntbeats.api.routes.webhooks"})
+                          "burntbeats.api.routes.plans", "burntbeats.api.routes.webhooks",
+                          "burntbeats.api.routes.health", "burntbeats.api.routes.metrics"})
 
 _REPO_WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
 _PACKAGED_WEB_DIST = Path(__file__).resolve().parents[1] / "web_dist"
@@ -101,6 +97,7 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
         app.state.burntbeats = AppState(settings=settings, runner=job_runner, storage=get_storage(settings),
                                         secret=secret, tokens=settings.job_tokens(secret),
                                         issuer=Issuer.from_settings(settings), scanner=Scanner.from_settings(settings))
+        metrics.url, metrics.runner = url, job_runner
         # Before the workers start (they inherit the environment): caches and temp files under DATA_DIR.
         with data_dir_environment(settings.data_dir):
             job_runner.start()
@@ -123,6 +120,9 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
     )
     app.add_middleware(LowDiskMiddleware, data_dir=settings.data_dir, min_free_mb=settings.min_free_disk_mb)
     install_security(app, settings)
+    # Outermost: every request is timed, refusals included (/metrics, burntbeats.api.metrics).
+    metrics = app.state.metrics = Metrics(settings.resolved_database_url)
+    app.add_middleware(HttpMetricsMiddleware, metrics=metrics)
     _install_error_handlers(app)
     install_database_error_handlers(app)
     install_disk_full_handlers(app)
@@ -130,20 +130,6 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
     for module_name in ROUTERS:
         needs_caller = [] if module_name in OPEN_ROUTERS else [Depends(current_caller)]
         app.include_router(importlib.import_module(module_name).router, dependencies=needs_caller)
-
-    @app.get("/health", tags=["meta"], name="health", response_model=HealthPublic,
-             summary="Liveness, database and free disk space")
-    def health(request: Request) -> dict:
-        try:
-            with get_engine(settings.resolved_database_url).connect() as conn:
-                conn.execute(text("SELECT 1"))
-            db = "ok"
-        except Exception:  # noqa: BLE001 - whatever fails, /health reports the database as unavailable
-            db = "unavailable"
-        disk = disk_health(settings.data_dir, settings.min_free_disk_mb)
-        ok = db == "ok" and disk["ok"]
-        return {"status": "ok" if ok else "degraded", "database": db, "disk": disk,
-                "version": burntbeats.__version__}
 
     _mount_web_ui(app)
     install_openapi(app)

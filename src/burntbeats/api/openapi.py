@@ -34,6 +34,7 @@ OFF = frozenset({404})  # a feature that is off on this server (accounts without
 # Every operation's errors besides the ones every route may answer (see _declared_statuses).
 OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "GET /health": frozenset(),
+    "GET /metrics": frozenset(),
     "GET /api/jobs": frozenset(),
     "GET /api/jobs/{job_id}": JOB,
     "PATCH /api/jobs/{job_id}": JOB,
@@ -90,6 +91,10 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "GET /api/billing/balance": frozenset(),
     "GET /api/billing/ledger": frozenset({422}),
 }
+
+# Error answers whose body is the route's own model, not ErrorPublic: /health's 503 is its HealthPublic, which
+# says which dependency is down.
+OWN_ERROR_BODIES: dict[str, frozenset[int]] = {"GET /health": frozenset({503})}
 
 # Routes that answer a file: its media types replace FastAPI's default `application/json` for the 200,
 # and a Range request gets a 206 of the same (FileResponse serves byte ranges).

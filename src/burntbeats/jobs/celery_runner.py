@@ -164,6 +164,16 @@ class CeleryRunner:
         keys = list(self.redis.scan_iter(match=redis_key(self.settings, "workers", "*"), count=100))
         return [json.loads(value) for value in self.redis.mget(keys) if value] if keys else []
 
+    def engines_health(self) -> str:
+        """For /health: every queue has a live worker (RuntimeError naming the queues that have none)."""
+        workers = self.workers()
+        slots = {q: sum(int(w.get("concurrency", 1)) for w in workers if q in w.get("queues", ())) for q in QUEUES}
+        missing = [q for q, n in slots.items() if n == 0]
+        if missing:
+            raise RuntimeError(f"No worker serves the {', '.join(missing)} queue, so its jobs wait: start "
+                               f"`burntbeats worker --queues {','.join(missing)}`.")
+        return ", ".join(f"{q}: {n}" for q, n in slots.items()) + " worker processes"
+
     def queue_lengths(self) -> dict[str, int]:
         """Messages waiting in each queue's Redis list (duplicates included)."""
         prefix = self.settings.celery_key_prefix

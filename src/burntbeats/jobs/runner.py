@@ -131,6 +131,13 @@ class LocalRunner:
         except OSError:  # the wake-up buffer is full (the supervisor is already due to look) or closed
             pass
 
+    def engines_health(self) -> str:
+        """For /health: the supervisor runs (RuntimeError if not); how many workers are ready."""
+        if self._thread is None or not self._thread.is_alive():
+            raise RuntimeError("The job supervisor is not running, so no job can run.")
+        ready = sum(1 for slot in self._slots if slot.ready)
+        return f"{ready} of {self.concurrency} local worker processes ready"
+
     def worker_pids(self) -> list[int]:
         return [slot.pid for slot in self._slots if slot.process is not None and slot.pid]
 

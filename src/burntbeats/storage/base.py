@@ -72,6 +72,9 @@ class Storage(Protocol):
     def job_dir(self, job_id: str, create: bool = False) -> Path:
         """The job's working folder, for a worker running it on this machine."""
 
+    def ping(self) -> str:
+        """Check that the store answers (raises if not); returns what was checked, for /health."""
+
     def local_inputs(self, job_id: str) -> Path:
         """The job's folder on this machine with the files stored at submission in it (an object store
         fetches them first): where a worker reads its inputs."""

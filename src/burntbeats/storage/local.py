@@ -162,6 +162,13 @@ class LocalStorage:
         except OSError:
             self.put(job_id, name, source)
 
+    def ping(self) -> str:
+        """What /health checks: the root folder exists and is writable (OSError otherwise)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.root, os.W_OK):
+            raise PermissionError(f"{self.root} is not writable")
+        return f"local folder {self.root}"
+
     def local_inputs(self, job_id: str) -> Path:
         """The job's folder, holding the files stored at submission (a worker reads its inputs there)."""
         return self.job_dir(job_id, create=True)

@@ -36,16 +36,17 @@ _clients_lock = threading.Lock()
 _clients: dict[tuple, object] = {}
 
 
-def s3_client(settings):
+def s3_client(settings, endpoint_url: str | None = None):
     """One boto3 client per configuration and process (clients are thread-safe; creating one costs ~50 ms)."""
     import boto3
     from botocore.config import Config
 
-    key = (settings.s3_endpoint_url, settings.s3_region, settings.s3_access_key_id, settings.s3_secret_access_key)
+    endpoint = settings.s3_endpoint_url if endpoint_url is None else endpoint_url
+    key = (endpoint, settings.s3_region, settings.s3_access_key_id, settings.s3_secret_access_key)
     with _clients_lock:
         if key not in _clients:
             _clients[key] = boto3.client(
-                "s3", endpoint_url=settings.s3_endpoint_url or None, region_name=settings.s3_region,
+                "s3", endpoint_url=endpoint or None, region_name=settings.s3_region,
                 aws_access_key_id=settings.s3_access_key_id or None,
                 aws_secret_access_key=settings.s3_secret_access_key or None,
                 config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, connect_timeout=3,
@@ -95,6 +96,8 @@ class S3Storage:
         self.delete_local = bool(settings.s3_delete_local_after_upload)
         self.cache = LocalStorage(settings.jobs_dir)
         self.client = s3_client(settings)
+        public = settings.s3_public_endpoint_url
+        self.presigner = s3_client(settings, public) if public else self.client  # signs links for browsers
 
     # -- keys and the local cache ---------------------------------------------
     def key(self, job_id: str, name: str) -> str:
@@ -184,7 +187,7 @@ class S3Storage:
         params = {"Bucket": self.bucket, "Key": self.key(job_id, name), "ResponseContentType": media_type}
         if filename:
             params["ResponseContentDisposition"] = _content_disposition(filename)
-        url = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=self.expiry_s)
+        url = self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=self.expiry_s)
         # The link expires: neither the redirect nor its target may be cached longer.
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "private, no-store"})
 
@@ -230,6 +233,11 @@ class S3Storage:
             if _missing(exc):
                 raise FileNotFoundError(source_name) from None
             raise
+
+    def ping(self) -> str:
+        """What /health checks: the bucket answers."""
+        self.client.head_bucket(Bucket=self.bucket)
+        return f"s3 bucket {self.bucket}"
 
     # -- a worker's side: inputs, staging, publishing --------------------------
     def local_inputs(self, job_id: str) -> Path:

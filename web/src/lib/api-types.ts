@@ -891,8 +891,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Liveness, database and free disk space */
+        /** Liveness and each dependency (database, broker, storage, engines) with its latency */
         get: operations["health_health_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Jobs by kind and state, queue depths, job durations, x-realtime per engine, HTTP latency */
+        get: operations["metrics_metrics_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1256,6 +1273,32 @@ export interface components {
                 [key: string]: number;
             };
         };
+        /**
+         * DependencyPublic
+         * @description One thing the service needs, checked for this answer.
+         */
+        DependencyPublic: {
+            /**
+             * Name
+             * @enum {string}
+             */
+            name: "database" | "broker" | "storage" | "engines";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ok" | "down";
+            /**
+             * Latency Ms
+             * @description How long the check took.
+             */
+            latency_ms: number;
+            /**
+             * Detail
+             * @description What was checked, or a sentence saying what is wrong.
+             */
+            detail: string | null;
+        };
         /** DiskPublic */
         DiskPublic: {
             /**
@@ -1449,18 +1492,33 @@ export interface components {
              */
             file_url?: string | null;
         };
-        /** HealthPublic */
+        /**
+         * HealthPublic
+         * @description 200 while every dependency is up (`degraded` when the disk is low); 503 with the same body when one is
+         *     down (`unavailable`).
+         */
         HealthPublic: {
             /**
              * Status
              * @enum {string}
              */
-            status: "ok" | "degraded";
+            status: "ok" | "degraded" | "unavailable";
             /**
              * Database
              * @enum {string}
              */
             database: "ok" | "unavailable";
+            /**
+             * Runner
+             * @description JOB_RUNNER: where jobs run.
+             * @enum {string}
+             */
+            runner: "local" | "celery";
+            /**
+             * Dependencies
+             * @description database, broker (celery only), storage, engines.
+             */
+            dependencies: components["schemas"]["DependencyPublic"][];
             disk: components["schemas"]["DiskPublic"];
             /** Version */
             version: string;
@@ -5959,6 +6017,36 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            /** @description A dependency is down (the body says which). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthPublic"];
+                };
+            };
+        };
+    };
+    metrics_metrics_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Prometheus text exposition format (version 0.0.4). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -182,8 +182,22 @@ class LimitsPublic(BaseModel):
                                        "after it finishes.")
 
 
+class DependencyPublic(BaseModel):
+    """One thing the service needs, checked for this answer."""
+
+    name: Literal["database", "broker", "storage", "engines"]
+    status: Literal["ok", "down"]
+    latency_ms: float = Field(description="How long the check took.")
+    detail: str | None = Field(description="What was checked, or a sentence saying what is wrong.")
+
+
 class HealthPublic(BaseModel):
-    status: Literal["ok", "degraded"]
+    """200 while every dependency is up (`degraded` when the disk is low); 503 with the same body when one is
+    down (`unavailable`)."""
+
+    status: Literal["ok", "degraded", "unavailable"]
     database: Literal["ok", "unavailable"]
+    runner: Literal["local", "celery"] = Field(description="JOB_RUNNER: where jobs run.")
+    dependencies: list[DependencyPublic] = Field(description="database, broker (celery only), storage, engines.")
     disk: DiskPublic
     version: str
