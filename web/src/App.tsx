@@ -1,6 +1,10 @@
+import { AccountMenu } from "./components/AccountMenu";
 import { Link } from "./components/Link";
+import { useMe } from "./lib/auth";
+import { ApiKeysPage } from "./pages/ApiKeysPage";
 import { HistoryPage } from "./pages/HistoryPage";
 import { MidiPage } from "./pages/MidiPage";
+import { SignInPage } from "./pages/SignInPage";
 import { SpeechPage } from "./pages/SpeechPage";
 import { SplitPage } from "./pages/SplitPage";
 import { StemsJobPage } from "./pages/StemsJobPage";
@@ -15,9 +19,15 @@ const NAV = [
 
 export function App() {
   const { path, query } = useLocation();
+  const { me } = useMe();
+  // With accounts on (AUTH_REQUIRED), nobody signed in sees only the sign-in / sign-up page. Until the server
+  // has said, pages render as with accounts off (the default), so a single-user install never waits for it.
+  const signedOut = !!me?.auth_required && !me.user;
   let page;
   let params: Record<string, string> | null;
-  if (path === "/" || path === "/split") page = <SplitPage />;
+  if (me && signedOut) page = <SignInPage me={me} mode={path === "/sign-up" ? "sign-up" : "sign-in"} />;
+  else if (path === "/account/keys" && me?.auth_required) page = <ApiKeysPage />;
+  else if (path === "/" || path === "/split" || path === "/sign-in" || path === "/sign-up") page = <SplitPage />;
   else if ((params = matchPath("/stems/:id", path))) page = <StemsJobPage key={params.id} jobId={params.id} queryToken={query.get("token")} />;
   else if (path === "/speech") page = <SpeechPage key={query.get("job") ?? ""} initialJob={query.get("job")} />;
   else if (path === "/midi") page = <MidiPage jobId={query.get("job")} sourceJob={query.get("source")} />;
@@ -33,12 +43,14 @@ export function App() {
           <img src="/favicon.svg" alt="" width={22} height={22} /> Burnt Beats
         </Link>
         <nav aria-label="Main">
-          {NAV.map((n) => (
-            <Link key={n.href} href={n.href} className={active(n.href) ? "active" : ""}>
-              {n.label}
-            </Link>
-          ))}
+          {!signedOut &&
+            NAV.map((n) => (
+              <Link key={n.href} href={n.href} className={active(n.href) ? "active" : ""}>
+                {n.label}
+              </Link>
+            ))}
         </nav>
+        {me && <AccountMenu me={me} />}
       </header>
       <main>{page}</main>
       <footer className="footer">

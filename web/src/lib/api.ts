@@ -76,6 +76,26 @@ async function parseBody(resp: Response): Promise<unknown> {
   }
 }
 
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+export const UNAUTHORIZED_EVENT = "burntbeats:unauthorized";
+
+/** The CSRF token of this browser's sign-in (the readable `bb_csrf` cookie; absent when accounts are off). */
+export function csrfToken(): string | null {
+  const match = /(?:^|;\s*)bb_csrf=([^;]+)/.exec(typeof document === "undefined" ? "" : document.cookie);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+/** Headers every change (POST/PUT/PATCH/DELETE) made with the session cookie must carry. */
+export function csrfHeaders(method: string): Record<string, string> {
+  const token = UNSAFE.has(method.toUpperCase()) ? csrfToken() : null;
+  return token ? { "X-CSRF-Token": token } : {};
+}
+
+/** A 401 means the sign-in ended (or is needed): the app shows the sign-in page. */
+function noteStatus(status: number, path: string): void {
+  if (status === 401 && !path.startsWith("/api/auth/") && typeof window !== "undefined") window.dispatchEvent(new Event(UNAUTHORIZED_EVENT));
+}
+
 export interface RequestOptions {
   method?: string;
   token?: string | null;
@@ -94,8 +114,11 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
   } else if (opts.form) {
     body = opts.form;
   }
-  const resp = await fetch(path, { method: opts.method ?? (body ? "POST" : "GET"), headers, body, signal: opts.signal });
+  const method = opts.method ?? (body ? "POST" : "GET");
+  Object.assign(headers, csrfHeaders(method));
+  const resp = await fetch(path, { method, headers, body, signal: opts.signal });
   const data = await parseBody(resp);
+  noteStatus(resp.status, path);
   if (!resp.ok) throw new ApiError(resp.status, errorMessage(resp.status, data));
   return data as T;
 }
@@ -123,6 +146,7 @@ export function uploadForm<T>(
   return new Promise<T>((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", path);
+    for (const [name, value] of Object.entries(csrfHeaders("POST"))) xhr.setRequestHeader(name, value);
     xhr.responseType = "text";
     xhr.upload.onprogress = (e) => {
       if (onProgress && e.lengthComputable) onProgress({ loaded: e.loaded, total: e.total, fraction: e.total ? e.loaded / e.total : 0 });
@@ -134,6 +158,7 @@ export function uploadForm<T>(
       } catch {
         /* keep text */
       }
+      noteStatus(xhr.status, path);
       if (xhr.status >= 200 && xhr.status < 300) {
         onProgress?.({ loaded: 1, total: 1, fraction: 1 });
         resolve(data as T);

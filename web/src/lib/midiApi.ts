@@ -1,6 +1,6 @@
 // The MIDI API (/api/midi/*): conversions, notes, batches, merge and zip export.
 
-import { api, ApiError, errorMessage, type Accepted, type JobStatus, type Schemas } from "./api";
+import { api, ApiError, csrfHeaders, errorMessage, type Accepted, type JobStatus, type Schemas } from "./api";
 import type { operations } from "./api-types";
 import type { ServerNote } from "./pianoRoll";
 
@@ -70,7 +70,7 @@ export async function mergeJobs(sources: JobRef[], title?: string): Promise<Blob
   const body: Schemas["MergeRequest"] = { sources, title };
   const resp = await fetch("/api/midi/merge", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...csrfHeaders("POST") },
     body: JSON.stringify(body),
   });
   if (!resp.ok) {
