@@ -22,7 +22,8 @@ from test_postgres import fresh_schema
 # Routes that name no existing job: they list or create from uploads, or are about accounts.
 NO_JOB = {"GET /api/jobs", "GET /api/models", "GET /api/stems/modes", "GET /api/limits", "POST /api/stems/split",
           "POST /api/speech/enhance", "GET /api/plans", "GET /api/billing/quote",
-          "GET /api/billing/balance", "GET /api/billing/ledger",
+          "GET /api/billing/balance", "GET /api/billing/ledger", "POST /api/billing/checkout",
+          "POST /api/billing/portal", "POST /api/billing/plan", "POST /api/billing/webhook",
           "GET /api/auth/me", "POST /api/auth/sign-up", "POST /api/auth/sign-in", "POST /api/auth/sign-out",
           "GET /api/auth/keys", "POST /api/auth/keys", "DELETE /api/auth/keys/{key_id}", "POST /api/auth/clerk/webhook"}
 # Routes that name jobs in their body: how to point each at A's jobs.

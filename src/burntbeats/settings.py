@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     stems_token_factors: dict[int, float] = Field(default_factory=lambda: {2: 1.0, 4: 1.5, 6: 2.0})
     quality_token_factors: dict[str, float] = Field(
         default_factory=lambda: {"fast": 0.5, "balanced": 1.0, "best": 2.0})
+    # Stripe (billing/stripe_gateway.py): the secret API key (empty: payments off, checkout and portal 404), the
+    # webhook signing secret (empty: POST /api/billing/webhook 404), where the API is (empty: Stripe's; tests point
+    # it at a local server), and the prices of the paid plans and the token packs (billing/plans.py).
+    stripe_secret_key: str = Field(default="", repr=False)
+    stripe_webhook_secret: str = Field(default="", repr=False)
+    stripe_api_base: str = ""
+    stripe_webhook_tolerance_s: int = Field(default=300, ge=1)
+    stripe_price_id_pro: str = ""
+    stripe_price_id_studio: str = ""
+    stripe_price_id_pack_small: str = ""
+    stripe_price_id_pack_large: str = ""
 
     # Job runner: "local" (in-process worker pool) or "celery" (scale-out: `burntbeats worker` processes
     # fed through CELERY_BROKER_URL; the API then only stores inputs, creates rows and enqueues).

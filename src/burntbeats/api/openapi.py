@@ -90,6 +90,12 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "POST /api/auth/clerk/webhook": OFF | {422},
     "GET /api/billing/balance": frozenset(),
     "GET /api/billing/ledger": frozenset({422}),
+    # Payments off (no STRIPE_SECRET_KEY / price) -> 404; nothing to manage or a subscription already -> 409;
+    # Stripe unreachable -> 503.
+    "POST /api/billing/checkout": OFF | {409, 422},
+    "POST /api/billing/portal": OFF | {409},
+    "POST /api/billing/plan": OFF | {409, 422},
+    "POST /api/billing/webhook": OFF | {400, 422},
 }
 
 # Error answers whose body is the route's own model, not ErrorPublic: /health's 503 is its HealthPublic, which

@@ -28,15 +28,22 @@ CLOSE_REASONS = {
 }
 
 
-def _insert(session: Session, table):
+def insert_for(session: Session, table):
     """INSERT for this session's database, with ON CONFLICT available (PostgreSQL or SQLite)."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+def inserted(session: Session, statement) -> bool:
+    """Run an INSERT ... ON CONFLICT DO NOTHING; whether it added a row (RETURNING: the driver's rowcount is not
+    reliable for it on PostgreSQL)."""
+    table = statement.table
+    return session.execute(statement.returning(*table.primary_key.columns)).first() is not None
+
+
 def lock_account(session: Session, user_id: str) -> BillingAccount:
     """The account's billing row (created if missing), locked until the transaction ends."""
-    session.execute(_insert(session, BillingAccount.__table__)
+    session.execute(insert_for(session, BillingAccount.__table__)
                     .values(user_id=user_id, lock_seq=0, updated_at=utcnow())
                     .on_conflict_do_nothing(index_elements=["user_id"]))
     session.execute(update(BillingAccount).where(BillingAccount.user_id == user_id)
@@ -56,9 +63,8 @@ def append(session: Session, user_id: str, delta: int, entry: str, *, ref: str |
     assert entry in ENTRIES
     values = dict(user_id=user_id, delta=int(delta), entry=entry, ref=ref, job_id=job_id, kind=kind, reason=reason,
                   created_at=utcnow())
-    result = session.execute(_insert(session, LedgerEntry.__table__).values(**values)
-                             .on_conflict_do_nothing(index_elements=["ref"]))
-    return result.rowcount == 1
+    return inserted(session, insert_for(session, LedgerEntry.__table__).values(**values)
+                    .on_conflict_do_nothing(index_elements=["ref"]))
 
 
 def balance(session: Session, user_id: str) -> int:
@@ -92,9 +98,8 @@ def close_job(session: Session, job_id: str, outcome: str) -> bool:
                   LedgerEntry.kind, literal(f"close:{job_id}"), literal(CLOSE_REASONS.get(outcome, outcome)),
                   literal(utcnow(), LedgerEntry.created_at.type)).where(LedgerEntry.ref == f"reserve:{job_id}")
     columns = ["user_id", "delta", "entry", "job_id", "kind", "ref", "reason", "created_at"]
-    statement = (_insert(session, LedgerEntry.__table__).from_select(columns, rows)
-                 .on_conflict_do_nothing(index_elements=["ref"]))
-    return session.execute(statement).rowcount == 1
+    return inserted(session, insert_for(session, LedgerEntry.__table__).from_select(columns, rows)
+                    .on_conflict_do_nothing(index_elements=["ref"]))
 
 
 def month_key(now: datetime | None = None) -> str:

@@ -867,6 +867,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/billing/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a Stripe Checkout for a plan (subscription) or a token pack (one payment) */
+        post: operations["billing_checkout_api_billing_checkout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/portal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** A link to Stripe's customer portal (invoices, payment method, cancel) */
+        post: operations["billing_portal_api_billing_portal_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change the plan of your subscription (prorated), or end it (free) */
+        post: operations["billing_plan_api_billing_plan_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stripe webhook: checkout, subscriptions, invoices (verified with STRIPE_WEBHOOK_SECRET) */
+        post: operations["billing_webhook_api_billing_webhook_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/clerk/webhook": {
         parameters: {
             query?: never;
@@ -1155,6 +1223,32 @@ export interface components {
              */
             file: string;
         } & components["schemas"]["StemsSplitForm"];
+        /** CheckoutPublic */
+        CheckoutPublic: {
+            /**
+             * Url
+             * @description Stripe Checkout: send the browser here.
+             */
+            url: string;
+            /** Session Id */
+            session_id: string;
+        };
+        /**
+         * CheckoutRequest
+         * @description What to buy: a plan (a monthly subscription) or a token pack, one of them.
+         */
+        CheckoutRequest: {
+            /**
+             * Plan
+             * @description pro | studio
+             */
+            plan?: string | null;
+            /**
+             * Pack
+             * @description small | large
+             */
+            pack?: string | null;
+        };
         /**
          * ConversionSettings
          * @description Audio -> MIDI options. Defaults are Basic Pitch's own.
@@ -2351,6 +2445,27 @@ export interface components {
              */
             channels: number[][];
         };
+        /** PlanChangePublic */
+        PlanChangePublic: {
+            /**
+             * Plan
+             * @description The plan asked for.
+             */
+            plan: string;
+            /**
+             * Detail
+             * @description What happens now, in a sentence.
+             */
+            detail: string;
+        };
+        /** PlanChangeRequest */
+        PlanChangeRequest: {
+            /**
+             * Plan
+             * @description free (ends the subscription at the period's end) | pro | studio
+             */
+            plan: string;
+        };
         /** PlanPublic */
         PlanPublic: {
             /**
@@ -2399,7 +2514,7 @@ export interface components {
             retention_hours: number;
             /**
              * Purchasable
-             * @description A Stripe price is configured (STRIPE_PRICE_ID_*): it can be bought here.
+             * @description Stripe is configured (STRIPE_SECRET_KEY) and so is this plan's price (STRIPE_PRICE_ID_*): it can be bought here.
              */
             purchasable: boolean;
         };
@@ -2448,6 +2563,14 @@ export interface components {
              * @description Exclusive.
              */
             byte_end: number;
+        };
+        /** PortalPublic */
+        PortalPublic: {
+            /**
+             * Url
+             * @description Stripe's customer portal for this account (invoices, card, cancel).
+             */
+            url: string;
         };
         /** QualityModePublic */
         QualityModePublic: {
@@ -3267,6 +3390,27 @@ export interface components {
             is_admin: boolean;
             /** Created At */
             created_at: string | null;
+        };
+        /** WebhookAnswerPublic */
+        WebhookAnswerPublic: {
+            /** Received */
+            received: boolean;
+            /** Event Id */
+            event_id: string;
+            /** Type */
+            type: string;
+            /**
+             * Duplicate
+             * @description This event id was handled before: nothing changed.
+             */
+            duplicate: boolean;
+            /**
+             * Handled
+             * @description False for an event type this server does not act on (ignored, logged).
+             */
+            handled: boolean;
+            /** Detail */
+            detail: string;
         };
         /** WebhookResultPublic */
         WebhookResultPublic: {
@@ -5971,6 +6115,127 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    billing_checkout_api_billing_checkout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckoutRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckoutPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["RequestEntityTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    billing_portal_api_billing_portal_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["RequestEntityTooLarge"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    billing_plan_api_billing_plan_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanChangeRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanChangePublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["RequestEntityTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    billing_webhook_api_billing_webhook_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Stripe's signature of the body. */
+                "stripe-signature"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAnswerPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestEntityTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };

@@ -1,18 +1,30 @@
-"""The caller's billing: what a job would cost (quote), the balance, the ledger."""
+"""The caller's billing: what a job would cost (quote), the balance, the ledger, Stripe checkout, portal and plan
+changes (the webhook is in billing_webhook.py: Stripe is not a signed-in caller)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from burntbeats.api.common import iso_time
 from burntbeats.api.deps import SessionDep, StateDep, UserIdDep
 from burntbeats.api.errors import status_of
 from burntbeats.api.routes.plans import plan_public
-from burntbeats.api.schemas.billing import BalancePublic, LedgerPagePublic, QuotePublic
-from burntbeats.billing import ledger, meter
+from burntbeats.api.schemas.billing import (
+    BalancePublic,
+    CheckoutPublic,
+    CheckoutRequest,
+    LedgerPagePublic,
+    PlanChangePublic,
+    PlanChangeRequest,
+    PortalPublic,
+    QuotePublic,
+)
+from burntbeats.billing import ledger, meter, stripe_gateway
+from burntbeats.billing.plans import get_pack, get_plan
 from burntbeats.errors import InvalidRequest
 from burntbeats.jobs.kinds import JobKind
+from burntbeats.models import User
 from burntbeats.separation.base import STEM_LAYOUTS
 
 router = APIRouter(prefix="/api/billing", tags=["billing"])
@@ -82,3 +94,37 @@ def ledger_page(
                          "balance_after": after, "job_id": e.job_id, "kind": e.kind, "reason": e.reason}
                         for e, after in page.entries],
             "next_before": page.next_before}
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+@router.post("/checkout", name="billing.checkout", response_model=CheckoutPublic,
+             summary="Start a Stripe Checkout for a plan (subscription) or a token pack (one payment)")
+def checkout(body: CheckoutRequest, request: Request, state: StateDep, session: SessionDep, user_id: UserIdDep) -> dict:
+    if (body.plan is None) == (body.pack is None):
+        raise InvalidRequest("Name either a plan (pro, studio) or a pack (small, large).")
+    if body.plan is not None:
+        item = get_plan(body.plan, state.settings)
+        if item.id != body.plan or item.price_setting is None:
+            raise InvalidRequest(f"No paid plan is called {body.plan!r}: choose pro or studio.")
+    else:
+        item = get_pack(body.pack or "")
+        if item is None:
+            raise InvalidRequest(f"No pack is called {body.pack!r}: choose small or large.")
+    started = stripe_gateway.start_checkout(session, state.settings, session.get(User, user_id), item,
+                                            _base_url(request))
+    return {"url": started.url, "session_id": started.session_id}
+
+
+@router.post("/portal", name="billing.portal", response_model=PortalPublic,
+             summary="A link to Stripe's customer portal (invoices, payment method, cancel)")
+def portal(request: Request, state: StateDep, session: SessionDep, user_id: UserIdDep) -> dict:
+    return {"url": stripe_gateway.portal_url(session, state.settings, user_id, _base_url(request))}
+
+
+@router.post("/plan", name="billing.plan", response_model=PlanChangePublic,
+             summary="Change the plan of your subscription (prorated), or end it (free)")
+def change_plan(body: PlanChangeRequest, state: StateDep, session: SessionDep, user_id: UserIdDep) -> dict:
+    return {"plan": body.plan, "detail": stripe_gateway.change_plan(session, state.settings, user_id, body.plan)}

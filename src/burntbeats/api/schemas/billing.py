@@ -18,7 +18,8 @@ class PlanPublic(BaseModel):
     max_duration_s: float = Field(description="The longest file (seconds) a job of this plan may take.")
     concurrent_jobs: int = Field(description="Jobs queued or running at once.")
     retention_hours: float = Field(description="How long finished jobs' files are kept.")
-    purchasable: bool = Field(description="A Stripe price is configured (STRIPE_PRICE_ID_*): it can be bought here.")
+    purchasable: bool = Field(description="Stripe is configured (STRIPE_SECRET_KEY) and so is this plan's price "
+                              "(STRIPE_PRICE_ID_*): it can be bought here.")
 
 
 class PackPublic(BaseModel):
@@ -98,3 +99,37 @@ class LedgerEntryPublic(BaseModel):
 class LedgerPagePublic(BaseModel):
     entries: list[LedgerEntryPublic] = Field(description="Newest first.")
     next_before: int | None = Field(description="Pass as `before` for the next (older) page; null on the last.")
+
+
+class CheckoutRequest(BaseModel):
+    """What to buy: a plan (a monthly subscription) or a token pack, one of them."""
+
+    plan: str | None = Field(None, max_length=32, description="pro | studio")
+    pack: str | None = Field(None, max_length=32, description="small | large")
+
+
+class CheckoutPublic(BaseModel):
+    url: str = Field(description="Stripe Checkout: send the browser here.")
+    session_id: str
+
+
+class PortalPublic(BaseModel):
+    url: str = Field(description="Stripe's customer portal for this account (invoices, card, cancel).")
+
+
+class PlanChangeRequest(BaseModel):
+    plan: str = Field(max_length=32, description="free (ends the subscription at the period's end) | pro | studio")
+
+
+class PlanChangePublic(BaseModel):
+    plan: str = Field(description="The plan asked for.")
+    detail: str = Field(description="What happens now, in a sentence.")
+
+
+class WebhookAnswerPublic(BaseModel):
+    received: bool
+    event_id: str
+    type: str
+    duplicate: bool = Field(description="This event id was handled before: nothing changed.")
+    handled: bool = Field(description="False for an event type this server does not act on (ignored, logged).")
+    detail: str
