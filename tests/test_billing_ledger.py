@@ -150,18 +150,21 @@ def test_the_ledger_pages_newest_first(tmp_path):
     with metered_app(tmp_path) as (app, settings, _runner):
         ann = signed_up(app, "ann@example.com")
         user = _me(settings, "ann@example.com")
+        assert _balance(ann)["balance"] == 100  # the month's grant comes first
         with session_scope(settings.resolved_database_url) as session:
             for i in range(7):
                 ledger.append(session, user, i + 1, ledger.ADJUST, reason=f"gift {i}")
         first = ann.get("/api/billing/ledger", params={"limit": 3}).json()
         assert [e["delta"] for e in first["entries"]] == [7, 6, 5]
-        assert [e["balance_after"] for e in first["entries"]] == [28, 21, 15]
+        assert [e["balance_after"] for e in first["entries"]] == [128, 121, 115]
         second = ann.get("/api/billing/ledger", params={"limit": 3, "before": first["next_before"]}).json()
         third = ann.get("/api/billing/ledger", params={"limit": 3, "before": second["next_before"]}).json()
-        assert [e["delta"] for e in second["entries"] + third["entries"]] == [4, 3, 2, 1]
+        assert third["entries"][-1]["entry"] == "grant" and third["entries"][-1]["balance_after"] == 100
+        assert [e["delta"] for e in second["entries"] + third["entries"]] == [4, 3, 2, 1, 100]
         assert third["next_before"] is None
         # Another account sees only its own entries.
-        assert signed_up(app, "bob@example.com").get("/api/billing/ledger").json()["entries"] == []
+        bob = signed_up(app, "bob@example.com").get("/api/billing/ledger").json()["entries"]
+        assert [(e["entry"], e["delta"]) for e in bob] == [("grant", 100)]
 
 
 def test_metering_off_writes_no_ledger(tmp_path, client):

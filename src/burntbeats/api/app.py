@@ -57,6 +57,7 @@ ROUTERS = [
     "burntbeats.api.routes.plans",
     "burntbeats.api.routes.billing",
     "burntbeats.api.routes.billing_webhook",
+    "burntbeats.api.routes.billing_admin",
     "burntbeats.api.routes.webhooks",
     "burntbeats.api.routes.health",
     "burntbeats.api.routes.metrics",
@@ -65,7 +66,7 @@ OPEN_ROUTERS = frozenset({"burntbeats.api.routes.models", "burntbeats.api.routes
                           "burntbeats.api.routes.auth", "burntbeats.api.routes.limits", "burntbeats.api.routes.admin",
                           "burntbeats.api.routes.plans", "burntbeats.api.routes.webhooks",
                           "burntbeats.api.routes.health", "burntbeats.api.routes.metrics",
-                          "burntbeats.api.routes.billing_webhook"})
+                          "burntbeats.api.routes.billing_webhook", "burntbeats.api.routes.billing_admin"})
 
 _REPO_WEB_DIST = Path(__file__).resolve().parents[3] / "web" / "dist"
 _PACKAGED_WEB_DIST = Path(__file__).resolve().parents[1] / "web_dist"

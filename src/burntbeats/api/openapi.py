@@ -96,6 +96,8 @@ OPERATION_ERRORS: dict[str, frozenset[int]] = {
     "POST /api/billing/portal": OFF | {409},
     "POST /api/billing/plan": OFF | {409, 422},
     "POST /api/billing/webhook": OFF | {400, 422},
+    "POST /api/admin/billing/adjust": OFF | {422},
+    "GET /api/admin/billing/usage": OFF | {422},
 }
 
 # Error answers whose body is the route's own model, not ErrorPublic: /health's 503 is its HealthPublic, which

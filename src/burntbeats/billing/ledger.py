@@ -34,11 +34,11 @@ def insert_for(session: Session, table):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
-def inserted(session: Session, statement) -> bool:
-    """Run an INSERT ... ON CONFLICT DO NOTHING; whether it added a row (RETURNING: the driver's rowcount is not
-    reliable for it on PostgreSQL)."""
-    table = statement.table
-    return session.execute(statement.returning(*table.primary_key.columns)).first() is not None
+def inserted(session: Session, statement) -> object | None:
+    """Run an INSERT ... ON CONFLICT DO NOTHING; the new row's primary key, None when it added nothing (RETURNING:
+    the driver's rowcount is not reliable for it on PostgreSQL)."""
+    row = session.execute(statement.returning(*statement.table.primary_key.columns)).first()
+    return row[0] if row is not None else None
 
 
 def lock_account(session: Session, user_id: str) -> BillingAccount:
@@ -58,8 +58,8 @@ def find_account(session: Session, user_id: str) -> BillingAccount | None:
 
 
 def append(session: Session, user_id: str, delta: int, entry: str, *, ref: str | None = None,
-           job_id: str | None = None, kind: str | None = None, reason: str | None = None) -> bool:
-    """Add one entry; False when an entry with this `ref` already exists (nothing was added)."""
+           job_id: str | None = None, kind: str | None = None, reason: str | None = None) -> int | None:
+    """Add one entry; its id, or None when an entry with this `ref` already exists (nothing was added)."""
     assert entry in ENTRIES
     values = dict(user_id=user_id, delta=int(delta), entry=entry, ref=ref, job_id=job_id, kind=kind, reason=reason,
                   created_at=utcnow())
@@ -81,7 +81,7 @@ def held(session: Session, user_id: str) -> int:
     return int(session.scalar(open_reserves) or 0)
 
 
-def reserve(session: Session, user_id: str, job_id: str, kind: str, tokens: int, description: str) -> bool:
+def reserve(session: Session, user_id: str, job_id: str, kind: str, tokens: int, description: str) -> int | None:
     return append(session, user_id, -int(tokens), RESERVE, ref=f"reserve:{job_id}", job_id=job_id, kind=kind,
                   reason=f"Reserved for {description}.")
 
@@ -99,7 +99,7 @@ def close_job(session: Session, job_id: str, outcome: str) -> bool:
                   literal(utcnow(), LedgerEntry.created_at.type)).where(LedgerEntry.ref == f"reserve:{job_id}")
     columns = ["user_id", "delta", "entry", "job_id", "kind", "ref", "reason", "created_at"]
     return inserted(session, insert_for(session, LedgerEntry.__table__).from_select(columns, rows)
-                    .on_conflict_do_nothing(index_elements=["ref"]))
+                    .on_conflict_do_nothing(index_elements=["ref"])) is not None
 
 
 def month_key(now: datetime | None = None) -> str:
@@ -114,7 +114,7 @@ def grant_month(session: Session, user_id: str, plan_id: str, tokens: int, now: 
         return False
     key = month_key(now)
     return append(session, user_id, tokens, GRANT, ref=f"grant:{user_id}:{key}",
-                  reason=f"The {plan_id} plan's {tokens} tokens for {key}.")
+                  reason=f"The {plan_id} plan's {tokens} tokens for {key}.") is not None
 
 
 @dataclass(frozen=True)

@@ -168,7 +168,7 @@ def handle(session: Session, settings: Settings, event: dict) -> Outcome:
         raise InvalidRequest("The event has no usable id.")
     first = ledger.inserted(session, ledger.insert_for(session, StripeEvent.__table__)
                             .values(id=event_id, type=event_type[:100], received_at=utcnow())
-                            .on_conflict_do_nothing(index_elements=["id"]))
+                            .on_conflict_do_nothing(index_elements=["id"])) is not None
     if not first:
         log.info("stripe event %s (%s) already handled", event_id, event_type)
         return Outcome(event_id, event_type, True, True, "already handled")

@@ -935,6 +935,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/billing/adjust": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Add or take an account's tokens (a ledger entry with the reason) */
+        post: operations["admin_billing_adjust_api_admin_billing_adjust_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/billing/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Tokens per account and per job kind over the last `days` days */
+        get: operations["admin_billing_usage_api_admin_billing_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/clerk/webhook": {
         parameters: {
             query?: never;
@@ -990,6 +1024,42 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AdjustRequest */
+        AdjustRequest: {
+            /**
+             * User Id
+             * @description The account (or give its email).
+             */
+            user_id?: string | null;
+            /** Email */
+            email?: string | null;
+            /**
+             * Delta
+             * @description Tokens to add (positive) or take (negative).
+             */
+            delta: number;
+            /**
+             * Reason
+             * @description Why (shown in the account's ledger).
+             */
+            reason: string;
+            /**
+             * Idempotency Key
+             * @description Sent again, the same key adds nothing.
+             */
+            idempotency_key?: string | null;
+        };
+        /** AdjustedPublic */
+        AdjustedPublic: {
+            /**
+             * Applied
+             * @description False when this idempotency_key was used before (nothing added).
+             */
+            applied: boolean;
+            entry: components["schemas"]["LedgerEntryPublic"] | null;
+            /** Balance */
+            balance: number;
+        };
         /** AdminJobListPublic */
         AdminJobListPublic: {
             /** Jobs */
@@ -1206,6 +1276,23 @@ export interface components {
             total: number;
             /** Jobs */
             jobs: components["schemas"]["BatchJobStatus"][];
+        };
+        /** BillingUsagePublic */
+        BillingUsagePublic: {
+            /** Since */
+            since: string | null;
+            /**
+             * Users
+             * @description Most charged first.
+             */
+            users: components["schemas"]["burntbeats__api__schemas__billing_admin__UsageRowPublic"][];
+            /**
+             * Totals
+             * @description Job kind -> tokens charged, every account.
+             */
+            totals: {
+                [key: string]: number;
+            };
         };
         /** Body_speech_enhance_api_speech_enhance_post */
         Body_speech_enhance_api_speech_enhance_post: {
@@ -3346,37 +3433,7 @@ export interface components {
             /** Since */
             since: string;
             /** Users */
-            users: components["schemas"]["UsageRowPublic"][];
-        };
-        /** UsageRowPublic */
-        UsageRowPublic: {
-            /** User Id */
-            user_id: string;
-            /** Email */
-            email: string | null;
-            /**
-             * Jobs
-             * @description Jobs created in the period.
-             */
-            jobs: number;
-            /** By Kind */
-            by_kind: {
-                [key: string]: number;
-            };
-            /** By Status */
-            by_status: {
-                [key: string]: number;
-            };
-            /**
-             * Audio Seconds
-             * @description Seconds of uploaded audio in the period's jobs.
-             */
-            audio_seconds: number;
-            /**
-             * Processing Seconds
-             * @description Wall time the period's finished jobs ran for.
-             */
-            processing_seconds: number;
+            users: components["schemas"]["burntbeats__api__schemas__admin__UsageRowPublic"][];
         };
         /** UserPublic */
         UserPublic: {
@@ -3428,6 +3485,84 @@ export interface components {
              * @description user.deleted: how many jobs (with their files) were removed.
              */
             deleted_jobs: number;
+        };
+        /** UsageRowPublic */
+        burntbeats__api__schemas__admin__UsageRowPublic: {
+            /** User Id */
+            user_id: string;
+            /** Email */
+            email: string | null;
+            /**
+             * Jobs
+             * @description Jobs created in the period.
+             */
+            jobs: number;
+            /** By Kind */
+            by_kind: {
+                [key: string]: number;
+            };
+            /** By Status */
+            by_status: {
+                [key: string]: number;
+            };
+            /**
+             * Audio Seconds
+             * @description Seconds of uploaded audio in the period's jobs.
+             */
+            audio_seconds: number;
+            /**
+             * Processing Seconds
+             * @description Wall time the period's finished jobs ran for.
+             */
+            processing_seconds: number;
+        };
+        /** UsageRowPublic */
+        burntbeats__api__schemas__billing_admin__UsageRowPublic: {
+            /** User Id */
+            user_id: string;
+            /** Email */
+            email: string | null;
+            /** Plan */
+            plan: string;
+            /**
+             * Balance
+             * @description Now.
+             */
+            balance: number;
+            /**
+             * Charged
+             * @description Job kind -> tokens of jobs that succeeded (reserved in the period).
+             */
+            charged: {
+                [key: string]: number;
+            };
+            /**
+             * Refunded
+             * @description Job kind -> tokens given back (failed, cancelled).
+             */
+            refunded: {
+                [key: string]: number;
+            };
+            /**
+             * Held
+             * @description Job kind -> tokens of jobs still queued or running.
+             */
+            held: {
+                [key: string]: number;
+            };
+            /**
+             * Jobs
+             * @description Job kind -> jobs charged.
+             */
+            jobs: {
+                [key: string]: number;
+            };
+            /** Granted */
+            granted: number;
+            /** Purchased */
+            purchased: number;
+            /** Adjusted */
+            adjusted: number;
         };
         /**
          * ValidationErrorItem
@@ -6236,6 +6371,65 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["RequestEntityTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    admin_billing_adjust_api_admin_billing_adjust_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdjustRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdjustedPublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["RequestEntityTooLarge"];
+            422: components["responses"]["UnprocessableEntity"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    admin_billing_usage_api_admin_billing_usage_get: {
+        parameters: {
+            query?: {
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillingUsagePublic"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             422: components["responses"]["UnprocessableEntity"];
             503: components["responses"]["ServiceUnavailable"];
         };

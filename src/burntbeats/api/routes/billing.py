@@ -84,11 +84,14 @@ def balance(state: StateDep, session: SessionDep, user_id: UserIdDep) -> dict:
 @router.get("/ledger", name="billing.ledger", response_model=LedgerPagePublic,
             summary="Your token ledger, newest first, a page at a time")
 def ledger_page(
+    state: StateDep,
     session: SessionDep,
     user_id: UserIdDep,
     limit: int = Query(50, ge=1, le=500),
     before: int | None = Query(None, ge=1, le=2**62, description="next_before of the previous page."),
 ) -> dict:
+    if before is None:
+        meter.current(session, state.settings, user_id)  # as the balance: the month's free tokens first
     page = ledger.page(session, user_id, limit, before)
     return {"entries": [{"id": e.id, "created_at": iso_time(e.created_at), "entry": e.entry, "delta": e.delta,
                          "balance_after": after, "job_id": e.job_id, "kind": e.kind, "reason": e.reason}
