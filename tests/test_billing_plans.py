@@ -156,3 +156,10 @@ def test_files_are_kept_as_long_as_the_owners_plan_says(tmp_path):
             assert session.get(Job, pro_job["job_id"]).files_purged_at is None
         assert not (settings.jobs_dir / free_job["job_id"]).exists()
         assert (settings.jobs_dir / pro_job["job_id"] / "input").exists()
+
+
+def test_the_balance_names_what_the_plan_does_not_allow(tmp_path):
+    with metered_app(tmp_path) as (app, _settings, _runner):
+        refusals = signed_up(app, "ann@example.com").get("/api/billing/balance").json()["option_refusals"]
+    assert set(refusals["stems"]) == {"6"} and set(refusals["qualities"]) == {"best"}
+    assert refusals["qualities"]["best"].startswith("Your Free plan allows fast and balanced quality; best quality")

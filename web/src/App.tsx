@@ -1,9 +1,13 @@
 import { AccountMenu } from "./components/AccountMenu";
+import { BalanceBadge } from "./components/BalanceBadge";
 import { Link } from "./components/Link";
 import { useMe } from "./lib/auth";
+import { useBalance } from "./lib/billing";
+import { AccountPage } from "./pages/AccountPage";
 import { ApiKeysPage } from "./pages/ApiKeysPage";
 import { HistoryPage } from "./pages/HistoryPage";
 import { MidiPage } from "./pages/MidiPage";
+import { PricingPage } from "./pages/PricingPage";
 import { SignInPage } from "./pages/SignInPage";
 import { SpeechPage } from "./pages/SpeechPage";
 import { SplitPage } from "./pages/SplitPage";
@@ -25,12 +29,16 @@ export function App() {
   const signedOut = !!me?.auth_required && !me.user;
   let page;
   let params: Record<string, string> | null;
-  if (me && signedOut) page = <SignInPage me={me} mode={path === "/sign-up" ? "sign-up" : "sign-in"} />;
+  // Plans and usage tokens (USAGE_TOKENS_ENABLED): the pricing page is for everyone, signed in or not.
+  const balance = useBalance(!!me?.auth_required && !!me.user);
+  if (path === "/pricing") page = <PricingPage me={me} balance={balance} />;
+  else if (me && signedOut) page = <SignInPage me={me} mode={path === "/sign-up" ? "sign-up" : "sign-in"} />;
+  else if (path === "/account" && me?.auth_required && me.user) page = <AccountPage balance={balance} />;
   else if (path === "/account/keys" && me?.auth_required) page = <ApiKeysPage />;
-  else if (path === "/" || path === "/split" || path === "/sign-in" || path === "/sign-up") page = <SplitPage />;
+  else if (path === "/" || path === "/split" || path === "/sign-in" || path === "/sign-up") page = <SplitPage balance={balance} />;
   else if ((params = matchPath("/stems/:id", path))) page = <StemsJobPage key={params.id} jobId={params.id} queryToken={query.get("token")} />;
-  else if (path === "/speech") page = <SpeechPage key={query.get("job") ?? ""} initialJob={query.get("job")} />;
-  else if (path === "/midi") page = <MidiPage jobId={query.get("job")} sourceJob={query.get("source")} />;
+  else if (path === "/speech") page = <SpeechPage key={query.get("job") ?? ""} initialJob={query.get("job")} balance={balance} />;
+  else if (path === "/midi") page = <MidiPage jobId={query.get("job")} sourceJob={query.get("source")} balance={balance} />;
   else if (path === "/history") page = <HistoryPage />;
   else page = <p className="page error">No such page: {path}</p>;
 
@@ -50,6 +58,12 @@ export function App() {
               </Link>
             ))}
         </nav>
+        {(balance?.metering || signedOut) && (
+          <Link href="/pricing" className={path === "/pricing" ? "pricing-link active" : "pricing-link"} data-testid="pricing-link">
+            Pricing
+          </Link>
+        )}
+        <BalanceBadge balance={balance} />
         {me && <AccountMenu me={me} />}
       </header>
       <main>{page}</main>

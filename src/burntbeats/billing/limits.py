@@ -83,3 +83,14 @@ def needs_tokens(cost: int, balance: int, what: str, reserved: int = 0) -> Payme
     return PaymentRequired(
         f"This {what} costs {cost} tokens and your balance is {balance}{held}. Buy a token pack or upgrade your "
         f"plan on {PRICING}, or choose a shorter file, fewer stems or a faster quality.")
+
+
+def option_refusals(plan: Plan, stem_counts: tuple[int, ...], qualities: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """For the web's menus: each stem count and quality mode the plan does not allow -> the sentence a split asking
+    for it would be refused with."""
+    base = plan.stems[0] if plan.stems else 2
+    stems = {str(n): r.message for n in stem_counts
+             if (r := plan_refusal(plan, JobKind.STEMS_SPLIT, {"stems": n, "quality": plan.qualities[0]}))}
+    modes = {q: r.message for q in qualities
+             if (r := plan_refusal(plan, JobKind.STEMS_SPLIT, {"stems": base, "quality": q}))}
+    return {"stems": stems, "qualities": modes}

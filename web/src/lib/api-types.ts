@@ -1194,6 +1194,8 @@ export interface components {
              * @description A Stripe customer exists (the billing portal can be opened).
              */
             has_billing_account: boolean;
+            /** @description Empty when metering is off. */
+            option_refusals: components["schemas"]["OptionRefusalsPublic"];
         };
         /**
          * BatchAcceptedPublic
@@ -2500,6 +2502,26 @@ export interface components {
             current: number;
             /** Versions */
             versions: components["schemas"]["NoteVersionInfo"][];
+        };
+        /**
+         * OptionRefusalsPublic
+         * @description What the caller's plan does not allow, each with the sentence a submission asking for it would get (403).
+         */
+        OptionRefusalsPublic: {
+            /**
+             * Stems
+             * @description Stem count -> sentence.
+             */
+            stems: {
+                [key: string]: string;
+            };
+            /**
+             * Qualities
+             * @description Quality mode -> sentence.
+             */
+            qualities: {
+                [key: string]: string;
+            };
         };
         /** PackPublic */
         PackPublic: {

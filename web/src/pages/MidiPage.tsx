@@ -18,7 +18,9 @@ import { stemsJobLabel } from "../lib/jobs";
 import { saveBytes } from "../lib/render";
 import { navigate } from "../lib/router";
 import { rememberToken, tokenFor } from "../lib/storage";
+import { CostNote } from "../components/CostNote";
 import { ErrorText } from "../components/ErrorText";
+import { balanceChanged, type Balance } from "../lib/billing";
 import { FileDrop } from "../components/FileDrop";
 import { GamePanel } from "../components/GamePanel";
 import { JobLinkProblem, RetryJob } from "../components/JobNotices";
@@ -31,10 +33,11 @@ const MIDI_KIND = "midi.transcribe";
 interface Props {
   jobId: string | null;
   sourceJob: string | null;
+  balance?: Balance | null;
 }
 
 /** Audio -> MIDI: convert uploads or stems, edit notes in the piano roll, batch, merge and export. */
-export function MidiPage({ jobId, sourceJob }: Props) {
+export function MidiPage({ jobId, sourceJob, balance = null }: Props) {
   const [settings, setSettings] = useState<ConversionSettings>(DEFAULT_SETTINGS);
   const [mode, setMode] = useState<"upload" | "stem">(sourceJob ? "stem" : "upload");
   const [files, setFiles] = useState<File[]>([]);
@@ -114,6 +117,7 @@ export function MidiPage({ jobId, sourceJob }: Props) {
   const openJob = (id: string) => navigate(`/midi?job=${id}`);
 
   const afterBatch = (b: BatchAccepted) => {
+    balanceChanged();
     for (const j of b.jobs) rememberToken(j.job_id, j.job_token);
     refreshList();
     if (b.jobs[0]) openJob(b.jobs[0].job_id);
@@ -132,6 +136,7 @@ export function MidiPage({ jobId, sourceJob }: Props) {
           appendSettings(form, settings);
           const job = await uploadForm<Accepted>("/api/midi/convert", form, setUpload);
           rememberToken(job.job_id, job.job_token);
+          balanceChanged();
           refreshList();
           openJob(job.job_id);
         } else {
@@ -147,6 +152,7 @@ export function MidiPage({ jobId, sourceJob }: Props) {
         if (pickedStems.length === 1) {
           const job = await convertStem(stemsJob, tok, pickedStems[0], settings);
           rememberToken(job.job_id, job.job_token);
+          balanceChanged();
           refreshList();
           openJob(job.job_id);
         } else {
@@ -249,6 +255,9 @@ export function MidiPage({ jobId, sourceJob }: Props) {
             </>
           )}
           <MidiSettingsForm value={settings} onChange={setSettings} />
+          {(mode === "upload" ? files.length : pickedStems.length) > 0 && (
+            <CostNote balance={balance} kind="midi.transcribe" ask={{ count: mode === "upload" ? files.length : pickedStems.length }} testId="midi-cost" />
+          )}
           <button
             type="button"
             className="btn-primary"

@@ -4,7 +4,9 @@ import { useJobStatus } from "../lib/hooks";
 import { navigate } from "../lib/router";
 import { rememberToken, tokenFor } from "../lib/storage";
 import { AbPlayer } from "../components/AbPlayer";
+import { CostNote } from "../components/CostNote";
 import { ErrorText } from "../components/ErrorText";
+import { balanceChanged, type Balance } from "../lib/billing";
 import { FileDrop } from "../components/FileDrop";
 import { GamePanel } from "../components/GamePanel";
 import { JobLinkProblem, RetryJob } from "../components/JobNotices";
@@ -43,7 +45,7 @@ function advancedSummary(s: Settings): string {
 }
 
 /** Clean a voice recording: upload, poll, then A/B the original against the enhanced file. */
-export function SpeechPage({ initialJob }: { initialJob: string | null }) {
+export function SpeechPage({ initialJob, balance = null }: { initialJob: string | null; balance?: Balance | null }) {
   const [file, setFile] = useState<File | null>(null);
   const [settings, setSettings] = useState<Settings>(DEFAULTS);
   const [upload, setUpload] = useState<UploadProgress | null>(null);
@@ -66,6 +68,7 @@ export function SpeechPage({ initialJob }: { initialJob: string | null }) {
     try {
       const job = await uploadForm<Accepted>("/api/speech/enhance", form, setUpload);
       rememberToken(job.job_id, job.job_token);
+      balanceChanged();
       setUpload(null);
       navigate(`/speech?job=${job.job_id}`);
     } catch (err) {
@@ -140,6 +143,7 @@ export function SpeechPage({ initialJob }: { initialJob: string | null }) {
               </label>
             </div>
           </details>
+          {file && <CostNote balance={balance} kind="speech.enhance" files={[file]} ask={{ quality: settings.engine }} testId="speech-cost" />}
           <div className="form-row">
             <button type="button" className="btn-primary" disabled={!file || !!upload} onClick={() => void submit()} data-testid="speech-submit">
               Clean it

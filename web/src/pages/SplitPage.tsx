@@ -1,8 +1,10 @@
 import { useEffect, useState } from "react";
 import { api, uploadForm, type Accepted, type UploadProgress } from "../lib/api";
+import { balanceChanged, type Balance } from "../lib/billing";
 import { qualityOptions, type Modes } from "../lib/modes";
 import { navigate } from "../lib/router";
 import { rememberToken } from "../lib/storage";
+import { CostNote } from "../components/CostNote";
 import { ErrorText } from "../components/ErrorText";
 import { FileDrop } from "../components/FileDrop";
 import { JobProgress } from "../components/JobProgress";
@@ -34,7 +36,7 @@ function initialSettings(): { stems: number; quality: Quality } {
 
 
 /** Upload a song and split it into 2 or 4 stems. */
-export function SplitPage() {
+export function SplitPage({ balance = null }: { balance?: Balance | null }) {
   const [file, setFile] = useState<File | null>(null);
   const [stems, setStems] = useState<number>(() => initialSettings().stems);
   const [quality, setQuality] = useState<Quality>(() => initialSettings().quality);
@@ -54,6 +56,9 @@ export function SplitPage() {
   const current = options.find((o) => o.quality === quality);
   const [upload, setUpload] = useState<UploadProgress | null>(null);
   const [error, setError] = useState<unknown>(null);
+  // Under metering: what the plan does not allow (disabled, with the server's sentence) and the job's cost.
+  const refused = balance?.metering ? balance.option_refusals : { stems: {}, qualities: {} };
+  const planNotes = [...new Set([...Object.values(refused.stems), ...Object.values(refused.qualities)])];
 
   const submit = async () => {
     if (!file) return;
@@ -67,6 +72,7 @@ export function SplitPage() {
     try {
       const job = await uploadForm<Accepted>("/api/stems/split", form, setUpload);
       rememberToken(job.job_id, job.job_token);
+      balanceChanged();
       navigate(`/stems/${job.job_id}`);
     } catch (err) {
       setError(err);
@@ -101,6 +107,8 @@ export function SplitPage() {
                 name="stems"
                 checked={stems === layout.stems}
                 onChange={() => setStems(layout.stems)}
+                disabled={!!refused.stems[String(layout.stems)]}
+                title={refused.stems[String(layout.stems)]}
                 data-testid={`stems-${layout.stems}`}
               />{" "}
               {layout.stems} — {layout.names.join(", ")}
@@ -111,7 +119,7 @@ export function SplitPage() {
           <span>Quality</span>
           <select value={quality} onChange={(e) => setQuality(e.target.value)} data-testid="quality">
             {options.map((o) => (
-              <option key={o.quality} value={o.quality} disabled={!o.available}>
+              <option key={o.quality} value={o.quality} disabled={!o.available || !!refused.qualities[o.quality]} title={refused.qualities[o.quality]}>
                 {o.label}
               </option>
             ))}
@@ -128,6 +136,14 @@ export function SplitPage() {
           </select>
         </label>
       </div>
+      {planNotes.length > 0 && (
+        <ul className="plan-notes muted" data-testid="plan-limits">
+          {planNotes.map((note) => (
+            <li key={note}>{note}</li>
+          ))}
+        </ul>
+      )}
+      {file && <CostNote balance={balance} kind="stems.split" files={[file]} ask={{ stems, quality }} testId="split-cost" />}
       <div className="form-row">
         <button type="button" className="btn-primary" disabled={!file || !!upload} onClick={() => void submit()} data-testid="split-submit">
           {upload ? "Uploading…" : "Split"}

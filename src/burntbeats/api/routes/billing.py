@@ -21,7 +21,8 @@ from burntbeats.api.schemas.billing import (
     QuotePublic,
 )
 from burntbeats.billing import ledger, meter, stripe_gateway
-from burntbeats.billing.plans import get_pack, get_plan
+from burntbeats.billing.limits import option_refusals
+from burntbeats.billing.plans import ALL_QUALITIES, get_pack, get_plan
 from burntbeats.errors import InvalidRequest
 from burntbeats.jobs.kinds import JobKind
 from burntbeats.models import User
@@ -74,11 +75,13 @@ async def quote(
 def balance(state: StateDep, session: SessionDep, user_id: UserIdDep) -> dict:
     settings = state.settings
     account, plan = meter.current(session, settings, user_id)  # the month's free tokens show before the first job
+    refusals = option_refusals(plan, tuple(STEM_LAYOUTS), ALL_QUALITIES) if settings.usage_tokens_enabled else None
     return {"metering": settings.usage_tokens_enabled, "plan": plan_public(plan, settings),
             "balance": ledger.balance(session, user_id), "held": ledger.held(session, user_id),
             "subscription_status": account.subscription_status if account else None,
             "current_period_end": iso_time(account.current_period_end) if account else None,
-            "has_billing_account": bool(account and account.stripe_customer_id)}
+            "has_billing_account": bool(account and account.stripe_customer_id),
+            "option_refusals": refusals or {"stems": {}, "qualities": {}}}
 
 
 @router.get("/ledger", name="billing.ledger", response_model=LedgerPagePublic,

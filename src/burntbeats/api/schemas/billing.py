@@ -67,6 +67,13 @@ class QuotePublic(BaseModel):
     refusal: str | None = Field(description="The sentence the submission would be refused with.")
 
 
+class OptionRefusalsPublic(BaseModel):
+    """What the caller's plan does not allow, each with the sentence a submission asking for it would get (403)."""
+
+    stems: dict[str, str] = Field(description="Stem count -> sentence.")
+    qualities: dict[str, str] = Field(description="Quality mode -> sentence.")
+
+
 class BalancePublic(BaseModel):
     """The caller's plan and tokens."""
 
@@ -78,6 +85,7 @@ class BalancePublic(BaseModel):
     subscription_status: str | None = Field(description="Stripe's status of the plan's subscription, if any.")
     current_period_end: str | None = Field(description="When the paid period ends (the next monthly grant).")
     has_billing_account: bool = Field(description="A Stripe customer exists (the billing portal can be opened).")
+    option_refusals: OptionRefusalsPublic = Field(description="Empty when metering is off.")
 
 
 LedgerEntryKind = Literal["grant", "purchase", "reserve", "settle", "refund", "adjust"]
