@@ -69,6 +69,7 @@ bench: bench-deps
 	$(BIN)/python bench/speech.py
 	$(BIN)/python bench/transcribe.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) web/node_modules web/dist
