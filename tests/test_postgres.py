@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from audio_fixtures import make_tone
+from burntbeats import db
 from burntbeats.api.app import create_app
 from conftest import make_settings, wait_for
 
@@ -23,9 +24,11 @@ def fresh_schema(prefix: str = "bb_test") -> Iterator[str]:
     schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+        yield url
     finally:
+        db.dispose(url)  # this process's pooled connections to it: the machine's server has a connection limit
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 

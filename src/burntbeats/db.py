@@ -87,6 +87,14 @@ def _database(url: str) -> _Database:
     return db
 
 
+def dispose(url: str) -> None:
+    """Close this process's pooled connections to `url` and forget its engine (a database that goes away)."""
+    with _lock:
+        db = _databases.pop(url, None)
+    if db is not None:
+        db.engine.dispose()
+
+
 def get_engine(url: str) -> Engine:
     return _database(url).engine
 
