@@ -197,3 +197,16 @@ def process_tree(root: int) -> set[int]:
             found.add(child)
             todo.append(child)
     return found
+
+
+def describe(pids) -> str:
+    """`pid: command line` for each of `pids`, for assertion messages."""
+    lines = []
+    for pid in sorted(pids):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                command = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            lines.append(f"{pid}: {command}")
+        except (FileNotFoundError, ProcessLookupError):
+            lines.append(f"{pid}: (gone)")
+    return "; ".join(lines)
