@@ -92,7 +92,7 @@ def job_access(kind: str | None = None, files: bool = False) -> Callable[..., Jo
         request: Request,
         caller: Caller = Depends(current_caller),
         token: str | None = Depends(provided_token),
-        session: Session = Depends(db_session),
+        session: Session = Depends(db_session, scope="function"),
     ) -> Job:
         # The secret straight from the app state: one dependency fewer to solve on every job request.
         return access.find_job(session, request.app.state.burntbeats.tokens, job_id, token, kind,
@@ -121,6 +121,8 @@ async def read_job(request: Request, job_id: str, token: str | None, kind: str |
 
 # Annotated aliases: what a route declares it needs, in one word.
 StateDep = Annotated[AppState, Depends(app_state)]
-SessionDep = Annotated[Session, Depends(db_session)]
+# Function scope: the session commits when the route returns, before the answer is sent (FastAPI's default
+# "request" scope ends it after the response, so a client could act on an answer whose rows were not yet there).
+SessionDep = Annotated[Session, Depends(db_session, scope="function")]
 UserIdDep = Annotated[str, Depends(current_user_id)]
 TokenDep = Annotated[str | None, Depends(provided_token)]
