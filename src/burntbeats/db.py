@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+# What the read-only status code takes: an ORM session, or a plain connection (the hottest poll reads on one,
+# without a session's set-up and teardown; api/deps.read_job). Both run execute / scalar on a select.
+Reader = Session | Connection
 
 
 @dataclass(frozen=True)

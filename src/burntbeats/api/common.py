@@ -12,13 +12,13 @@ from typing import Any
 
 from fastapi import HTTPException, UploadFile
 from sqlalchemy import Row
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from burntbeats.api.deps import AppState, job_token
 from burntbeats.api.uploads import save_and_probe
 from burntbeats.audio import MEDIA_TYPES, AudioError, transcode
+from burntbeats.db import Reader
 from burntbeats.errors import Conflict, Gone, NotFound
 from burntbeats.jobs import manage, service
 from burntbeats.jobs.estimate import audio_seconds, estimate
@@ -78,7 +78,7 @@ def accepted(state: AppState, job: Job, status_url: str) -> dict:
     return {"job_id": job.id, "job_token": job_token(state, job), "status": job.status, "status_url": status_url}
 
 
-def status_payload(session: Session, job: Job | Row, settings: Settings) -> dict[str, Any]:
+def status_payload(session: Reader, job: Job | Row, settings: Settings) -> dict[str, Any]:
     """The fields every job status has; kind-specific routers add their own (stems, notes, ...). `job` is the
     ORM object or its row (`access.find_job_row`): only attributes are read."""
     result = job.result or {}

@@ -22,6 +22,7 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 from starlette.datastructures import State
 
@@ -59,16 +60,34 @@ def open_database(app: FastAPI, settings: Settings) -> None:
 
 
 @asynccontextmanager
-async def request_session(request: Request) -> AsyncIterator[Session]:
-    """A session for one request: commit when the request succeeded, roll back when it raised."""
+async def request_slot(request: Request) -> AsyncIterator[None]:
+    """One of the DB_POOL_SIZE request slots, taken on the event loop (DatabaseBusy after DB_POOL_TIMEOUT_S)."""
     app_state = request.app.state
     slots: anyio.Semaphore = app_state.db_slots
     try:
-        with anyio.fail_after(app_state.db_wait_s):
-            await slots.acquire()
-    except TimeoutError:
-        raise DatabaseBusy() from None
+        slots.acquire_nowait()  # the common case, without a timeout scope's cost
+    except anyio.WouldBlock:
+        try:
+            with anyio.fail_after(app_state.db_wait_s):
+                await slots.acquire()
+        except TimeoutError:
+            raise DatabaseBusy() from None
     try:
+        yield
+    finally:
+        slots.release()
+
+
+def request_engine(request: Request) -> Engine:
+    """The database engine, for a read on a plain connection inside a request slot."""
+    return request.app.state.db_sessions.kw["bind"]
+
+
+@asynccontextmanager
+async def request_session(request: Request) -> AsyncIterator[Session]:
+    """A session for one request: commit when the request succeeded, roll back when it raised."""
+    app_state = request.app.state
+    async with request_slot(request):
         session = app_state.db_sessions()
         try:
             yield session
@@ -76,8 +95,6 @@ async def request_session(request: Request) -> AsyncIterator[Session]:
             await _end(app_state, session, commit=False)
             raise
         await _end(app_state, session, commit=True)
-    finally:
-        slots.release()
 
 
 async def _end(app_state: State, session: Session, commit: bool) -> None:

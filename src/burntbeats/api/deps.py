@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Header, Query, Request
-from sqlalchemy import Row
+from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from burntbeats.api.auth import Caller, current_caller, request_caller
-from burntbeats.api.database import request_session
+from burntbeats.api.database import request_engine, request_session, request_slot
 from burntbeats.jobs import access
 from burntbeats.jobs.access import JOB_TOKEN_PURPOSE
 from burntbeats.jobs.runner import JobRunner
@@ -102,21 +102,24 @@ def job_access(kind: str | None = None, files: bool = False) -> Callable[..., Jo
 
 
 async def read_job(request: Request, job_id: str, token: str | None, kind: str | None,
-                   read: Callable[[Session, Row], T]) -> T:
-    """`read(session, job)` for the job `job_access` would give, in ONE worker-thread call (lookup, token
+                   read: Callable[[Connection, Row], T]) -> T:
+    """`read(connection, job)` for the job `job_access` would give, in ONE worker-thread call (lookup, token
     check and `read` together) from an `async def` route: for the hottest polls, where job_access's own
     thread hop, the sync route's and the response validation's (FastAPI validates a sync route's answer in
     a thread too) cost more CPU than the work. `job` is the job's row (`access.find_job_row`: its columns
-    under the model's attribute names, read-only); `read` must only read: the session closes on return."""
+    under the model's attribute names, read-only). No ORM session: a plain connection from the pool, in a
+    request slot, handed back in the same thread call; `read` must only read."""
 
     owner_id = request_caller(request).user_id  # resolved by the router's dependency (burntbeats.api.app)
+    engine = request_engine(request)
 
-    def run(session: Session) -> T:
-        return read(session, access.find_job_row(session, request.app.state.burntbeats.tokens, job_id, token, kind,
-                                                 owner_id=owner_id))
+    def run() -> T:
+        with engine.connect() as connection:
+            return read(connection, access.find_job_row(connection, request.app.state.burntbeats.tokens, job_id,
+                                                        token, kind, owner_id=owner_id))
 
-    async with request_session(request) as session:
-        return await run_in_threadpool(run, session)
+    async with request_slot(request):
+        return await run_in_threadpool(run)
 
 
 # Annotated aliases: what a route declares it needs, in one word.

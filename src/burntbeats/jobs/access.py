@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
+from burntbeats.db import Reader
 from burntbeats.errors import Gone, NotFound
 from burntbeats.jobs import tokens
 from burntbeats.jobs.kinds import kind_matches
@@ -59,12 +60,13 @@ def find_job(session: Session, job_tokens: tokens.JobTokens, job_id: str, token:
 _JOB_ROW = select(Job.__table__).where(Job.__table__.c.id == bindparam("job_id"))
 
 
-def find_job_row(session: Session, job_tokens: tokens.JobTokens, job_id: str, token: object, kind: str | None = None,
+def find_job_row(reader: Reader, job_tokens: tokens.JobTokens, job_id: str, token: object, kind: str | None = None,
                  *, owner_id: str, purposes: tuple[str, ...] = JOB_ONLY) -> Row:
     """What `find_job` checks, giving the job's columns as a read-only row (same attribute names) instead of
     an ORM object: one plain SELECT on the session's connection, for the status polls (about a fifth less
     CPU per poll than loading the object; docs/performance.md)."""
-    row = session.connection().execute(_JOB_ROW, {"job_id": job_id}).first() if _valid_id(job_id) else None
+    connection = reader.connection() if isinstance(reader, Session) else reader
+    row = connection.execute(_JOB_ROW, {"job_id": job_id}).first() if _valid_id(job_id) else None
     _owned(row, job_id, owner_id, kind)
     job_tokens.check(row, token, purposes)
     _not_deleted(row)

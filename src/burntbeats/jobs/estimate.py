@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.orm import Session
 
+from burntbeats.db import Reader
 from burntbeats.models import Job, JobStatus, utcnow
 
 SPEED_PARAMS = ("quality", "engine", "stems")  # the params that change how fast a kind runs
@@ -89,9 +90,10 @@ def audio_seconds(params: dict[str, Any] | None, result: dict[str, Any] | None =
     return None
 
 
-def measured_speed(session: Session, kind: str, params: dict[str, Any] | None) -> Speed | None:
+def measured_speed(session: Reader, kind: str, params: dict[str, Any] | None) -> Speed | None:
     """The speed of this kind's newest finished jobs with the same speed params (None: none measured yet)."""
-    key = (str(session.get_bind().url), kind, speed_key(params))
+    engine = session.get_bind() if isinstance(session, Session) else session.engine
+    key = (str(engine.url), kind, speed_key(params))
     now = time.monotonic()
     with _cache_lock:
         hit = _cache.get(key)
@@ -134,25 +136,26 @@ def seconds_left(run_s: float | None, elapsed_s: float, progress: float) -> floa
     return weight * by_progress + (1.0 - weight) * by_speed
 
 
-def _run_s(session: Session, job: Job) -> tuple[float | None, Speed | None]:
+def _run_s(session: Reader, job: Job | Row) -> tuple[float | None, Speed | None]:
     speed = measured_speed(session, job.kind, job.params)
     audio = audio_seconds(job.params)
     return (speed.run_s(audio) if speed and audio else None), speed
 
 
-def _left_when_running(session: Session, job: Job, now: datetime) -> float | None:
+def _left_when_running(session: Reader, job: Job | Row, now: datetime) -> float | None:
     run_s, _speed = _run_s(session, job)
     elapsed = (now - _aware(job.started_at)).total_seconds() if job.started_at else 0.0
     return seconds_left(run_s, max(elapsed, 0.0), job.progress or 0.0)
 
 
-def _wait_s(session: Session, job: Job, concurrency: int, now: datetime) -> float | None:
+def _wait_s(session: Reader, job: Job | Row, concurrency: int, now: datetime) -> float | None:
     """When a worker is free for `job`: the running jobs' time left and the queued jobs ahead's run times laid
     out on `concurrency` workers in queue order. None when one of them cannot be estimated."""
-    ahead = list(session.scalars(
-        select(Job).where(or_(Job.status == JobStatus.RUNNING,
-                              and_(Job.status == JobStatus.QUEUED, Job.created_at < job.created_at)))
-        .order_by(Job.created_at).limit(MAX_AHEAD + 1)
+    table = Job.__table__  # rows, not objects: the same on a session and on a plain connection
+    ahead = list(session.execute(
+        select(table).where(or_(table.c.status == JobStatus.RUNNING,
+                                and_(table.c.status == JobStatus.QUEUED, table.c.created_at < job.created_at)))
+        .order_by(table.c.created_at).limit(MAX_AHEAD + 1)
     ))
     if len(ahead) > MAX_AHEAD:
         return None
@@ -169,7 +172,7 @@ def _wait_s(session: Session, job: Job, concurrency: int, now: datetime) -> floa
     return free_at[0]
 
 
-def estimate(session: Session, job: Job, concurrency: int) -> dict[str, Any] | None:
+def estimate(session: Reader, job: Job | Row, concurrency: int) -> dict[str, Any] | None:
     """The status's `estimate` (JobEstimatePublic) of a queued or running job; None once it ended or when
     nothing is known yet."""
     if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):

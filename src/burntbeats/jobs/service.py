@@ -11,6 +11,7 @@ from sqlalchemy import Row, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from burntbeats.billing.ledger import close_job
+from burntbeats.db import Reader
 from burntbeats.models import LOCAL_USER_ID, Job, JobStatus, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def create_job(
     return job
 
 
-def queue_position(session: Session, job: Job | Row) -> int | None:
+def queue_position(session: Reader, job: Job | Row) -> int | None:
     """1 = next to run. None once the job has left the queue."""
     if job.status != JobStatus.QUEUED:
         return None

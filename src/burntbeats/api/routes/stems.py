@@ -6,8 +6,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
-from sqlalchemy import Row
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -87,8 +86,8 @@ async def status(
     return await read_job(request, job_id, x_job_token or token, JobFamily.STEMS, partial(stems_status, request))
 
 
-def stems_status(request: Request, session: Session, job: Row) -> dict:
-    payload = status_payload(session, job, request.app.state.burntbeats.settings)
+def stems_status(request: Request, connection: Connection, job: Row) -> dict:
+    payload = status_payload(connection, job, request.app.state.burntbeats.settings)
     payload["stems"] = []
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
         tok = file_token(request.app.state.burntbeats, job)
