@@ -175,6 +175,20 @@ def test_masks_sum_to_one(song, quality: str) -> None:
         assert np.abs(sum(masks) - 1.0).max() < 1e-5
 
 
+def test_without_the_vocal_mask_everything_goes_to_drums_bass_and_other(song) -> None:
+    """The Spleeter hybrid's split of an accompaniment: no vocal stem, the same harmonic / low-band rules."""
+    mix, _ = song
+    mix = mix[:, : 6 * SR]
+    plain = DSPSeparator("balanced", vocal_mask=False)
+    spec = stft(mix, plain.settings.n_fft, plain.settings.hop)
+    vocals, drums, bass, other = plain.masks(spec, 4)
+    assert not vocals.any()
+    assert np.abs(drums + bass + other - 1.0).max() < 1e-5
+    out = plain.separate(mix, 4)
+    assert np.abs(out["vocals"]).max() < 1e-6
+    assert np.abs(sum(out.values()) - mix).max() < 1e-5
+
+
 def test_plan_segments_cover_the_file() -> None:
     for n, seg, ovl in [(100, 30, 5), (30, 30, 5), (31, 30, 5), (1000, 100, 60), (7, 3, 2)]:
         segs = plan_segments(n, seg, ovl)

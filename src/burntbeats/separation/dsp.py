@@ -85,6 +85,9 @@ class DSPSettings:
     low_transient_kernel_s: float = 0.2  # across-time median length for that rule
     low_percussive_kernel: int = 0  # bins; in that band, HPSS with this (short) across-frequency median (0 = off)
     wiener_iterations: int = 0
+    # False: no vocal mask, everything goes to drums / bass / other (the Spleeter hybrid's split of an
+    # accompaniment that has no vocals left; it also skips the repeating-background model)
+    vocal_mask: bool = True
     segment_s: float = 30.0
     overlap_s: float = 2.0
 
@@ -474,6 +477,12 @@ class DSPSeparator:
             hl += w * (np.minimum(hl, ht) - hl)
         del harm, perc
 
+        if not st.vocal_mask:
+            q = np.zeros_like(v)
+            if stems == 2:
+                return [q, 1.0 - q]
+            return self._accompaniment_masks(q, h, freqs)
+
         bg = None
         if st.repet_neighbours:
             hi = min(v.shape[1], int(8000 * st.n_fft / sr) + 1)
@@ -501,8 +510,12 @@ class DSPSeparator:
         del fg
         if stems == 2:
             return [q, 1.0 - q]
+        return self._accompaniment_masks(q, h, freqs)
+
+    def _accompaniment_masks(self, q: np.ndarray, h: np.ndarray, freqs: np.ndarray) -> list[np.ndarray]:
+        """[vocals, drums, bass, other]: what the vocal mask `q` leaves, split by harmonicity `h` and frequency."""
         rest = 1.0 - q
-        low = 1.0 - _ramp(freqs, *st.bass_band_hz)
+        low = 1.0 - _ramp(freqs, *self.settings.bass_band_hz)
         drums = rest * (1.0 - h)
         harmonic = rest * h
         bass = harmonic * low[None, :]
