@@ -13,7 +13,9 @@ stem; 30 s each). Two kinds of set:
   espeak-ng phrases in between;
 * ``voice`` (seeds 200-207, cached in bench/.cache/evalset-voice/): voice over music, the
   same kind of generated backing and a vocal stem of espeak-ng speech only, a line every bar
-  or two in several voices (male / female variants) and languages (en, de, fr, es, it, pt, nl).
+  or two in several voices (male / female variants) and languages (en, de, fr, es, it, pt, nl);
+* ``voice-tune`` (seeds 300-307, same cache folder): more songs of that kind, on which the Spleeter
+  hybrid's settings are chosen, so that ``voice`` stays an evaluation set.
 
 Engines (rows of the tables):
 
@@ -82,9 +84,11 @@ OURS = ("dsp", "spleeter")  # the engines themselves, whatever the modes route t
 BASELINES = ("hpss", "repet", "oracle")
 ENGINES = MODES + OURS + BASELINES
 # name -> (seeds, kind of song: "gm" = bench/evalset.build_song, "voice" = build_voice_song)
-SETS = {"tune": (range(0, 8), "gm"), "heldout": (range(100, 108), "gm"), "voice": (range(200, 208), "voice")}
+SETS = {"tune": (range(0, 8), "gm"), "heldout": (range(100, 108), "gm"), "voice": (range(200, 208), "voice"),
+        "voice-tune": (range(300, 308), "voice")}
 SET_TITLES = {"tune": "tuning set, seeds 0-7", "heldout": "held-out set, seeds 100-107",
-              "voice": "voice-over-music set, seeds 200-207"}
+              "voice": "voice-over-music set, seeds 200-207",
+              "voice-tune": "voice-over-music tuning set, seeds 300-307 (choices are made here, not on 200-207)"}
 SINGLE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")}
 SILENT = 1e-8
 FLOOR_DB = -60.0
@@ -420,7 +424,7 @@ def parse_seeds(text: str) -> list[int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sets", default="tune,heldout,voice", help="comma-separated: tune (seeds 0-7), heldout (seeds 100-107), voice (voice over music, seeds 200-207)")
+    ap.add_argument("--sets", default="tune,heldout,voice", help="comma-separated: tune (seeds 0-7), heldout (seeds 100-107), voice (voice over music, seeds 200-207), voice-tune (seeds 300-307, for choosing settings)")
     ap.add_argument("--seeds", default=None, help="instead of --sets: e.g. 0-7 or 0,3,5")
     ap.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {','.join(ENGINES)}")
     ap.add_argument("--stems", default="2,4")
