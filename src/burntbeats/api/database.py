@@ -49,7 +49,7 @@ def open_database(app: FastAPI, settings: Settings) -> None:
     """At start-up, in the event loop: the engine with the pool from settings, the request slots, and a
     worker-thread pool as large as the slots (a slot is only useful with a thread to run its queries)."""
     url = settings.resolved_database_url
-    db.configure(url, pool_options(settings))
+    app.state.db_engine = db.configure(url, pool_options(settings))
     app.state.db_sessions = db.session_factory(url)
     app.state.db_wait_s = settings.db_pool_timeout_s
     app.state.db_slots = anyio.Semaphore(settings.db_pool_size)
@@ -80,7 +80,7 @@ async def request_slot(request: Request) -> AsyncIterator[None]:
 
 def request_engine(request: Request) -> Engine:
     """The database engine, for a read on a plain connection inside a request slot."""
-    return request.app.state.db_sessions.kw["bind"]
+    return request.app.state.db_engine
 
 
 @asynccontextmanager
