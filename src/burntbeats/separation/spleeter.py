@@ -129,7 +129,9 @@ class SpleeterSeparator:
         if stems == 2:
             return {"vocals": vocals, "instrumental": rest}
         part = None if progress is None else (lambda p: progress(share + (1 - share) * p))
-        split = separate_array(self.dsp, rest, 4, part)  # no vocal mask: its "vocals" stem is silence
+        split = separate_array(self.dsp, rest, 4, part)
+        # Without its vocal mask the DSP "vocals" are silence to float rounding; added to other, so that the
+        # four stems still sum to the mix exactly (other is the DSP engine's residual).
         return {"vocals": vocals, "drums": split["drums"], "bass": split["bass"],
                 "other": split["other"] + split["vocals"]}
 
