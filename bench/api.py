@@ -11,7 +11,7 @@ coroutine on one keep-alive connection, sending its next request when the last o
 streams with h11, or `--client httpx` for one shared httpx.AsyncClient). It
 does that twice: idle, then while two separations run (fast-quality splits of a 15-minute FLAC song,
 long enough to outlast the phase; one is submitted again if it ends first). For each step it prints the requests
-per second, the p50 / p99 latency and the errors (time-outs, refused connections, any status but
+per second, the p50 / p99 latency, the app process's CPU time per answered request and the errors (time-outs, refused connections, any status but
 200), then checks the targets (docs/performance.md):
 
 * status at 64 concurrent >= 70 % of /health's rate at 64 concurrent (idle);
@@ -57,7 +57,17 @@ class Step:
     rps: float
     p50_ms: float
     p99_ms: float
+    server_cpu_us: float  # the app process's CPU time per answered request (µs; nan where /proc is absent)
     error_kinds: dict
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process, all its threads (Linux /proc; nan elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -261,26 +271,28 @@ async def drive(base_url: str, path: str, headers: dict, concurrency: int, durat
 
 
 def summarise(phase: str, endpoint: str, concurrency: int, latencies: list[float], errors: dict,
-              elapsed: float) -> Step:
+              elapsed: float, server_cpu_s: float) -> Step:
     ms = np.asarray(latencies) * 1000 if latencies else np.asarray([np.nan])
+    cpu_us = server_cpu_s / len(latencies) * 1e6 if latencies else float("nan")
     return Step(phase, endpoint, concurrency, len(latencies) + sum(errors.values()), sum(errors.values()),
                 round(len(latencies) / elapsed, 1), round(float(np.percentile(ms, 50)), 1),
-                round(float(np.percentile(ms, 99)), 1), errors)
+                round(float(np.percentile(ms, 99)), 1), round(cpu_us), errors)
 
 
 def print_step(s: Step) -> None:
     errs = ", ".join(f"{k}: {v}" for k, v in s.error_kinds.items()) or "-"
     print(f"{s.phase:<11} {s.endpoint:<7} {s.concurrency:>4} {s.rps:>9.1f} {s.p50_ms:>9.1f} {s.p99_ms:>9.1f} "
-          f"{s.errors:>7}  {errs}", flush=True)
+          f"{s.server_cpu_us:>9.0f} {s.errors:>7}  {errs}", flush=True)
 
 
-async def run_phase(phase: str, base_url: str, status_path: str, headers: dict, levels: tuple[int, ...],
-                    duration: float, client: str) -> list[Step]:
+async def run_phase(phase: str, base_url: str, server_pid: int, status_path: str, headers: dict,
+                    levels: tuple[int, ...], duration: float, client: str) -> list[Step]:
     steps = []
     for c in levels:
         for endpoint, path, hdrs in (("health", "/health", {}), ("status", status_path, headers)):
+            cpu_before = process_cpu_s(server_pid)
             latencies, errors, elapsed = await drive(base_url, path, hdrs, c, duration, client)
-            step = summarise(phase, endpoint, c, latencies, errors, elapsed)
+            step = summarise(phase, endpoint, c, latencies, errors, elapsed, process_cpu_s(server_pid) - cpu_before)
             print_step(step)
             steps.append(step)
             await asyncio.sleep(0.5)  # let the server drain before the next step
@@ -320,9 +332,9 @@ async def main_async(args: argparse.Namespace) -> int:
             print(f"server on {base_url}, polled job {job_id} ({done['status']}), {args.duration:g} s per step")
             status_path = f"/api/stems/status/{job_id}"
             headers = {"X-Job-Token": token}
-            print(f"{'phase':<11} {'path':<7} {'conc':>4} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7}")
+            print(f"{'phase':<11} {'path':<7} {'conc':>4} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'cpu µs':>9} {'errors':>7}")
             if not args.skip_idle:
-                steps += await run_phase("idle", base_url, status_path, headers, levels, args.duration, args.client)
+                steps += await run_phase("idle", base_url, server.pid, status_path, headers, levels, args.duration, args.client)
             if not args.skip_separating:
                 stop, started, count = asyncio.Event(), asyncio.Event(), {"submitted": 0}
                 song = song_flac(Path(tmp) / "long-song.flac", args.song_s, seed=1)
@@ -332,8 +344,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 except TimeoutError:
                     print("separating: the two separations did not start within 120 s (is the server answering?)")
                 else:
-                    steps += await run_phase("separating", base_url, status_path, headers, levels, args.duration,
-                                            args.client)
+                    steps += await run_phase("separating", base_url, server.pid, status_path, headers, levels,
+                                            args.duration, args.client)
                 stop.set()
                 try:
                     await asyncio.wait_for(worker, timeout=60)

@@ -225,6 +225,28 @@ def test_a_real_server_checks_hosts_and_its_access_log_holds_no_token(tmp_path):
         logs = server.logs()
     assert "GET /api/stems/status/abc?token=REDACTED" in logs, logs
     assert secret not in logs
+    # Successful polls are not written; the refused one is.
+    assert '"GET /health HTTP/1.1" 400' in logs and '"GET /health HTTP/1.1" 200' not in logs, logs
+
+
+def test_the_access_log_skips_successful_polls_only():
+    import logging
+
+    from burntbeats.api.security import SkipPollsFilter
+
+    def kept(method: str, path: str, status: int) -> bool:
+        record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                                   ("127.0.0.1:5000", method, path, "1.1", status), None)
+        return SkipPollsFilter().filter(record)
+
+    for path in ("/health", "/metrics", "/api/stems/status/abc", "/api/speech/status/abc?token=x",
+                 "/api/midi/export/status/abc", "/api/midi/batch/abc", "/api/jobs/abc"):
+        assert not kept("GET", path, 200), path
+        assert kept("GET", path, 404) and kept("GET", path, 500), path
+        assert kept("POST", path, 200), path
+    for path in ("/api/jobs", "/api/stems/file/abc/vocals.wav?token=x", "/api/stems/split", "/", "/healthz",
+                 "/api/jobs/abc/cancel", "/api/stems/status/abc/x"):
+        assert kept("GET", path, 200), path
 
 
 # --- caches and temporary files under DATA_DIR --------------------------------------------------

@@ -181,15 +181,38 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
+# Job status polls, the MIDI batch poll, one job's record, /health and /metrics (path, query string optional).
+_POLL_PATH = re.compile(r"/(?:health|metrics|api/(?:[a-z_-]+/)*status/[^/?]+|api/midi/batch/[^/?]+|api/jobs/[^/?]+)"
+                        r"(?:\?.*)?")
+
+
+class SkipPollsFilter(logging.Filter):
+    """Drops the access-log line of a successful poll. An open job page polls every second (3,600 lines an hour
+    per tab), probes call /health, Prometheus scrapes /metrics: the log would be mostly polls, and writing
+    each line cost ~15 % of a poll's CPU (docs/performance.md). /metrics still counts every request; refusals,
+    errors and all other requests are logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args  # uvicorn.access: (client address, method, path + query, HTTP version, status)
+        if isinstance(args, tuple) and len(args) == 5:
+            _, method, path, _, status = args
+            if (method in ("GET", "HEAD") and isinstance(status, int) and 200 <= status < 400
+                    and isinstance(path, str) and _POLL_PATH.fullmatch(path)):
+                return False
+        return True
+
+
 ACCESS_LOGGERS = ("uvicorn.access", "gunicorn.access")
 
 
 def install_log_redaction() -> None:
-    """Idempotent: the access loggers (they write the full path, query string included) redact tokens."""
+    """Idempotent: the access loggers (they write the full path, query string included) skip successful polls
+    and redact tokens."""
     for name in ACCESS_LOGGERS:
         logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactSecretsFilter) for f in logger.filters):
-            logger.addFilter(RedactSecretsFilter())
+        for kind in (SkipPollsFilter, RedactSecretsFilter):  # skipping first: a dropped line is never rewritten
+            if not any(isinstance(f, kind) for f in logger.filters):
+                logger.addFilter(kind())
 
 
 def install_security(app, settings) -> None:
