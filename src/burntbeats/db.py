@@ -6,13 +6,15 @@ One engine per URL and process. The API process configures its pool once at star
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,6 +67,29 @@ def _create_engine(url: str, options: PoolOptions) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **pool)
+
+
+def lock_free_reader(url: str) -> Engine | None:
+    """SQLite on a file: an engine of ONE connection whose statements never wait for a lock (busy timeout 0),
+    for short reads made on an event loop (the loop is one thread: the connection is never shared). A lock is
+    an error at once (:func:`is_lock_error`), never a stalled loop; WAL readers rarely meet one. None for an
+    in-memory database (another engine would be another database) and for any server database, whose
+    reads go over a socket: a worker thread's job."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return _create_engine(url, PoolOptions(size=1, overflow=0, timeout_s=0.0, busy_timeout_s=0.0))
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    """SQLite's "database is locked" / "table is locked" (SQLITE_BUSY, SQLITE_LOCKED), or a pool with no free
+    connection: what a lock-free read gives up on, to be retried where waiting is allowed."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return True
+    orig = getattr(exc, "orig", None)
+    return isinstance(orig, sqlite3.OperationalError) and (
+        getattr(orig, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        or "locked" in str(orig).lower())
 
 
 def configure(url: str, options: PoolOptions) -> Engine:

@@ -20,7 +20,7 @@ from starlette.types import Scope
 import burntbeats
 from burntbeats.accounts.external import Issuer
 from burntbeats.api.auth import current_caller
-from burntbeats.api.database import install_database_error_handlers, open_database
+from burntbeats.api.database import close_database, install_database_error_handlers, open_database
 from burntbeats.api.deps import AppState
 from burntbeats.api.disk import LowDiskMiddleware, disk_full_response, install_disk_full_handlers, is_disk_full
 from burntbeats.api.errors import install_domain_error_handlers
@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, runner: JobRunner | None = None
                 yield
             finally:
                 job_runner.stop()
+                close_database(app)
 
     app = FastAPI(
         title="Burnt Beats",

@@ -14,8 +14,9 @@ unreachable, gets 503 + Retry-After with a sentence (see :func:`install_database
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import anyio
 import anyio.to_thread
@@ -30,6 +31,7 @@ from burntbeats import db
 from burntbeats.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RETRY_AFTER_S = 2
 # Connections beyond DB_POOL_SIZE for what runs outside request sessions (/health, the job runner's threads).
@@ -50,6 +52,9 @@ def open_database(app: FastAPI, settings: Settings) -> None:
     worker-thread pool as large as the slots (a slot is only useful with a thread to run its queries)."""
     url = settings.resolved_database_url
     app.state.db_engine = db.configure(url, pool_options(settings))
+    # SQLite: the hottest polls read on the event loop itself (`read_on_loop`); a hop to a worker thread and
+    # back cost more CPU than the read (docs/performance.md). None for PostgreSQL: its reads take a thread.
+    app.state.db_loop_reader = db.lock_free_reader(url)
     app.state.db_sessions = db.session_factory(url)
     app.state.db_wait_s = settings.db_pool_timeout_s
     app.state.db_slots = anyio.Semaphore(settings.db_pool_size)
@@ -76,6 +81,29 @@ async def request_slot(request: Request) -> AsyncIterator[None]:
         yield
     finally:
         slots.release()
+
+
+def close_database(app: FastAPI) -> None:
+    """At shutdown: the event loop's own connection (the shared pool is the process's, see db.configure)."""
+    reader: Engine | None = getattr(app.state, "db_loop_reader", None)
+    if reader is not None:
+        reader.dispose()
+        app.state.db_loop_reader = None
+
+
+def read_on_loop(request: Request, read: Callable[[Engine], T]) -> T | None:
+    """`read(engine)` right here on the event loop, on the lock-free SQLite reader: for reads of a few
+    indexed rows, which take less time than a thread hop. None when there is no such reader (PostgreSQL) or
+    the database was locked: the caller then reads in a worker thread, where waiting for a lock is allowed."""
+    reader: Engine | None = request.app.state.db_loop_reader
+    if reader is None:
+        return None
+    try:
+        return read(reader)
+    except (sa_exc.OperationalError, sa_exc.TimeoutError) as exc:
+        if not db.is_lock_error(exc):
+            raise
+        return None
 
 
 def request_engine(request: Request) -> Engine:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Header, Query, Request
-from sqlalchemy import Connection, Row
+from sqlalchemy import Connection, Engine, Row
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from burntbeats.api.auth import Caller, current_caller, request_caller
-from burntbeats.api.database import request_engine, request_session, request_slot
+from burntbeats.api.database import read_on_loop, request_engine, request_session, request_slot
 from burntbeats.jobs import access
 from burntbeats.jobs.access import JOB_TOKEN_PURPOSE
 from burntbeats.jobs.runner import JobRunner
@@ -103,23 +103,26 @@ def job_access(kind: str | None = None, files: bool = False) -> Callable[..., Jo
 
 async def read_job(request: Request, job_id: str, token: str | None, kind: str | None,
                    read: Callable[[Connection, Row], T]) -> T:
-    """`read(connection, job)` for the job `job_access` would give, in ONE worker-thread call (lookup, token
-    check and `read` together) from an `async def` route: for the hottest polls, where job_access's own
-    thread hop, the sync route's and the response validation's (FastAPI validates a sync route's answer in
-    a thread too) cost more CPU than the work. `job` is the job's row (`access.find_job_row`: its columns
-    under the model's attribute names, read-only). No ORM session: a plain connection from the pool, in a
-    request slot, handed back in the same thread call; `read` must only read."""
+    """`read(connection, job)` for the job `job_access` would give, lookup, token check and `read` in one go,
+    from an `async def` route: for the hottest polls, where job_access's own thread hop, the sync route's and
+    the response validation's (FastAPI validates a sync route's answer in a thread too) cost more CPU than
+    the work. `job` is the job's row (`access.find_job_row`: its columns under the model's attribute names,
+    read-only). No ORM session: on SQLite the event loop's own lock-free connection (`read_on_loop`); on
+    PostgreSQL, or when a lock is in the way, a connection from the pool in a request slot, in ONE
+    worker-thread call. `read` must only read, and never return None."""
 
     owner_id = request_caller(request).user_id  # resolved by the router's dependency (burntbeats.api.app)
-    engine = request_engine(request)
 
-    def run() -> T:
+    def run(engine: Engine) -> T:
         with engine.connect() as connection:
             return read(connection, access.find_job_row(connection, request.app.state.burntbeats.tokens, job_id,
                                                         token, kind, owner_id=owner_id))
 
+    # SQLite: on the event loop, unless a lock is in the way (every read of the poll is on indexed rows).
+    if (answer := read_on_loop(request, run)) is not None:
+        return answer
     async with request_slot(request):
-        return await run_in_threadpool(run)
+        return await run_in_threadpool(run, request_engine(request))
 
 
 # Annotated aliases: what a route declares it needs, in one word.
