@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from sqlalchemy import Connection, Row
 from starlette.responses import Response
 
 from burntbeats.api.common import (
@@ -16,7 +18,16 @@ from burntbeats.api.common import (
     status_payload,
     uploaded_audio,
 )
-from burntbeats.api.deps import SessionDep, StateDep, UserIdDep, file_token, job_access
+from burntbeats.api.deps import (
+    TOKEN_HEADER_HELP,
+    TOKEN_QUERY_HELP,
+    SessionDep,
+    StateDep,
+    UserIdDep,
+    file_token,
+    job_access,
+    read_job,
+)
 from burntbeats.api.schemas.common import JobAcceptedPublic, SpeechStatusPublic
 from burntbeats.api.schemas.requests import SpeechEnhanceForm
 from burntbeats.api.urls import file_url, path_for
@@ -29,7 +40,6 @@ from burntbeats.storage import safe_filename, safe_stem_name
 
 router = APIRouter(prefix="/api/speech", tags=["speech"])
 
-SpeechJob = Annotated[Job, Depends(job_access(JobFamily.SPEECH))]
 SpeechFileJob = Annotated[Job, Depends(job_access(JobFamily.SPEECH, files=True))]  # a file link's token works too
 FORMATS = ("wav", "flac", "mp3")
 
@@ -58,9 +68,19 @@ async def enhance(
 @router.get("/status/{job_id}", name="speech.status", response_model=SpeechStatusPublic,
             response_model_exclude_unset=True,
             summary="Job status; file URLs (enhanced and original for A/B) when done")
-def status(request: Request, job: SpeechJob, state: StateDep, session: SessionDep) -> dict:
-    payload = status_payload(session, job, state.settings)
-    tok = file_token(state, job)
+async def status(
+    request: Request,
+    job_id: str,
+    x_job_token: Annotated[str | None, Header(description=TOKEN_HEADER_HELP)] = None,
+    token: Annotated[str | None, Query(description=TOKEN_QUERY_HELP)] = None,
+) -> dict:
+    # As stems.status: a poll, read with deps.read_job (what job_access checks, in one read).
+    return await read_job(request, job_id, x_job_token or token, JobFamily.SPEECH, partial(speech_status, request))
+
+
+def speech_status(request: Request, connection: Connection, job: Row) -> dict:
+    payload = status_payload(connection, job, request.app.state.burntbeats.settings)
+    tok = file_token(request.app.state.burntbeats, job)
     payload["upload_url"] = file_url(request, "speech.original", tok, job_id=job.id)
     payload["files"] = {}
     if job.status == JobStatus.SUCCEEDED and job.files_purged_at is None:
