@@ -267,8 +267,11 @@ def make_engine(name: str, overrides: dict, stems: int = 2):
         from burntbeats.settings import Settings
 
         engine = create_engine(Settings(torch_threads=1))
+        if overrides:  # a tuning experiment on the hybrid: its split of the accompaniment
+            engine.dsp = engine.dsp.with_settings(**overrides)
         model = "spleeter-2stems" if stems == 2 else "spleeter-2stems+dsp-balanced"
-        return engine, {"engine": "spleeter" if stems == 2 else "spleeter+dsp", "model": model}
+        return engine, {"engine": "spleeter" if stems == 2 else "spleeter+dsp", "model": model,
+                        "overrides": overrides}
     if name == "hpss":
         return HPSSBaseline(), {"engine": "hpss", "model": "librosa.decompose.hpss"}
     if name == "repet":
@@ -430,7 +433,7 @@ def main() -> None:
     ap.add_argument("--stems", default="2,4")
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes at once")
-    ap.add_argument("--dsp", action="append", default=[], metavar="KEY=JSON", help="override a DSP setting of the quality modes (tuning experiments)")
+    ap.add_argument("--dsp", action="append", default=[], metavar="KEY=JSON", help="override a DSP setting of the quality modes, the dsp engine and the Spleeter hybrid's split (tuning experiments)")
     ap.add_argument("--cache", type=Path, default=None, help="evaluation-set folder (default bench/.cache/evalset)")
     ap.add_argument("--json", type=Path, default=ROOT / "bench" / "out" / "quality.json")
     ap.add_argument("--snr", action="store_true", help="also print the SNR-style SDR tables")
@@ -466,7 +469,7 @@ def main() -> None:
         jobs = [(e, st) for st in stem_counts for e in engines]
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             outs = list(pool.map(lambda j, folders=folders: run_worker(j[0], j[1], folders,
-                                                                       args.dsp if j[0] in MODES + ("dsp",) else []), jobs))
+                                                                       args.dsp if j[0] in MODES + OURS else []), jobs))
         results = dict(zip(jobs, outs))
         report["sets"][set_name] = {f"{e}/{st}": res for (e, st), res in results.items()}
         title = SET_TITLES.get(set_name, set_name)

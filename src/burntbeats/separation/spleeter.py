@@ -90,6 +90,11 @@ class SpleeterSeparator:
             self._dsp = DSPSeparator(quality=self.quality, vocal_mask=False)
         return self._dsp
 
+    @dsp.setter
+    def dsp(self, engine) -> None:
+        """Another split of the accompaniment (bench/quality.py's tuning experiments)."""
+        self._dsp = engine
+
     def vocals(self, audio: np.ndarray, progress: ProgressFn | None = None) -> np.ndarray:
         """(2, n) float32 mix -> (2, n) float32 vocals."""
         x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)).to(self.device)
