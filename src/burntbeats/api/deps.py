@@ -26,8 +26,8 @@ from burntbeats.settings import Settings
 from burntbeats.storage import Storage
 
 __all__ = ["JOB_TOKEN_PURPOSE", "TOKEN_HEADER_HELP", "TOKEN_QUERY_HELP", "AppState", "SessionDep", "StateDep",
-           "TokenDep", "UserIdDep", "app_state", "current_user_id", "db_session", "file_token", "job_access",
-           "job_token", "provided_token", "read_job"]
+           "TokenDep", "TokenHeader", "TokenQuery", "UserIdDep", "app_state", "current_user_id", "db_session",
+           "file_token", "job_access", "job_token", "provided_token", "read_job"]
 
 T = TypeVar("T")
 
@@ -74,10 +74,13 @@ TOKEN_HEADER_HELP = "The job_token returned when the job was created."
 TOKEN_QUERY_HELP = "Alternative to the X-Job-Token header (for <audio src>)."
 
 
-async def provided_token(
-    x_job_token: str | None = Header(default=None, description=TOKEN_HEADER_HELP),
-    token: str | None = Query(default=None, description=TOKEN_QUERY_HELP),
-) -> str | None:
+# A job's token, as the X-Job-Token header or the `token` query parameter: what a route polled in one read
+# (`read_job`) declares itself, and what `provided_token` reads for every other job route.
+TokenHeader = Annotated[str | None, Header(description=TOKEN_HEADER_HELP)]
+TokenQuery = Annotated[str | None, Query(description=TOKEN_QUERY_HELP)]
+
+
+async def provided_token(x_job_token: TokenHeader = None, token: TokenQuery = None) -> str | None:
     return x_job_token or token
 
 

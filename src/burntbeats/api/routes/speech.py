@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from sqlalchemy import Connection, Row
 from starlette.responses import Response
 
@@ -19,10 +19,10 @@ from burntbeats.api.common import (
     uploaded_audio,
 )
 from burntbeats.api.deps import (
-    TOKEN_HEADER_HELP,
-    TOKEN_QUERY_HELP,
     SessionDep,
     StateDep,
+    TokenHeader,
+    TokenQuery,
     UserIdDep,
     file_token,
     job_access,
@@ -71,8 +71,8 @@ async def enhance(
 async def status(
     request: Request,
     job_id: str,
-    x_job_token: Annotated[str | None, Header(description=TOKEN_HEADER_HELP)] = None,
-    token: Annotated[str | None, Query(description=TOKEN_QUERY_HELP)] = None,
+    x_job_token: TokenHeader = None,
+    token: TokenQuery = None,
 ) -> dict:
     # As stems.status: a poll, read with deps.read_job (what job_access checks, in one read).
     return await read_job(request, job_id, x_job_token or token, JobFamily.SPEECH, partial(speech_status, request))

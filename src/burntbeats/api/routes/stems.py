@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from sqlalchemy import Connection, Row
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -21,10 +21,10 @@ from burntbeats.api.common import (
     uploaded_audio,
 )
 from burntbeats.api.deps import (
-    TOKEN_HEADER_HELP,
-    TOKEN_QUERY_HELP,
     SessionDep,
     StateDep,
+    TokenHeader,
+    TokenQuery,
     UserIdDep,
     file_token,
     job_access,
@@ -77,12 +77,12 @@ async def split(
 async def status(
     request: Request,
     job_id: str,
-    x_job_token: Annotated[str | None, Header(description=TOKEN_HEADER_HELP)] = None,
-    token: Annotated[str | None, Query(description=TOKEN_QUERY_HELP)] = None,
+    x_job_token: TokenHeader = None,
+    token: TokenQuery = None,
 ) -> dict:
-    # What job_access(JobFamily.STEMS) checks, with the payload built in the same worker-thread call, async
-    # so that FastAPI validates the answer on the event loop, and the token parameters declared here (a
-    # sub-dependency is one more solve): the most polled route (docs/performance.md).
+    # What job_access(JobFamily.STEMS) checks, with the payload built in the same read (deps.read_job: on the
+    # event loop on SQLite), async so that FastAPI validates the answer on the event loop, and the token
+    # parameters declared here (a sub-dependency is one more solve): the most polled route (docs/performance.md).
     return await read_job(request, job_id, x_job_token or token, JobFamily.STEMS, partial(stems_status, request))
 
 
