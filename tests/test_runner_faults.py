@@ -108,15 +108,23 @@ def test_a_killed_worker_takes_only_its_own_job_which_is_retried(tmp_path, song,
     url = settings.resolved_database_url
     with TestClient(create_app(settings)) as client:
         bystander = _post_speech(client, long_song)
-        victim = _post_speech(client, song)
-        _wait_job(url, bystander["job_id"], lambda j: j.status == "running", what="running")
-        job = _wait_job(url, victim["job_id"], _enhancing(1), what="enhancing")
-        assert _job(url, bystander["job_id"]).status == "running"  # the kill below happens while both run
-        pid = _worker_pid(job)
-        killed_at = time.monotonic()
-        os.kill(pid, signal.SIGKILL)
-        _wait_job(url, victim["job_id"], lambda j: j.attempts == 2 or j.status == "queued", what="re-queued")
-        print(f"dead worker noticed and its job re-queued in {time.monotonic() - killed_at:.3f} s")
+        running = _wait_job(url, bystander["job_id"], lambda j: j.status == "running" and j.lease_owner,
+                            what="running")
+        # The bystander's worker is paused until the victim's is killed, so the kill surely happens while both
+        # jobs run (on a quiet machine the bystander could otherwise finish while the victim's worker starts).
+        bystander_pid = _worker_pid(running)
+        os.kill(bystander_pid, signal.SIGSTOP)
+        try:
+            victim = _post_speech(client, song)
+            job = _wait_job(url, victim["job_id"], _enhancing(1), what="enhancing")
+            assert _job(url, bystander["job_id"]).status == "running"
+            pid = _worker_pid(job)
+            killed_at = time.monotonic()
+            os.kill(pid, signal.SIGKILL)
+            _wait_job(url, victim["job_id"], lambda j: j.attempts == 2 or j.status == "queued", what="re-queued")
+            print(f"dead worker noticed and its job re-queued in {time.monotonic() - killed_at:.3f} s")
+        finally:
+            os.kill(bystander_pid, signal.SIGCONT)
 
         done = wait_for(client, victim["status_url"], victim["job_token"], timeout=60)
         other = wait_for(client, bystander["status_url"], bystander["job_token"], timeout=60)
