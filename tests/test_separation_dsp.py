@@ -13,7 +13,7 @@ import scipy.ndimage
 import soundfile as sf
 
 from burntbeats.separation import quality as quality_table
-from burntbeats.separation.apply import plan_segments, separate_array, separate_file
+from burntbeats.separation.apply import plan_segments, separate_array, separate_file, split_given_vocals
 from burntbeats.separation.base import FOUR_STEMS, TWO_STEMS
 from burntbeats.separation.dsp import DSPSeparator, istft, median_filter_axis, median_of, stft
 
@@ -187,6 +187,47 @@ def test_without_the_vocal_mask_everything_goes_to_drums_bass_and_other(song) ->
     out = plain.separate(mix, 4)
     assert np.abs(out["vocals"]).max() < 1e-6
     assert np.abs(sum(out.values()) - mix).max() < 1e-5
+
+
+def test_the_harmonic_margin_moves_bins_above_the_bass_band_from_other_to_drums(song) -> None:
+    mix, _ = song
+    plain = DSPSeparator("balanced", vocal_mask=False)
+    strict = plain.with_settings(harmonic_margin=2.0)
+    spec = stft(mix[:, : 6 * SR], plain.settings.n_fft, plain.settings.hop)
+    _, drums0, bass0, other0 = plain.masks(spec, 4)
+    _, drums1, bass1, other1 = strict.masks(spec, 4)
+    freqs = np.arange(spec.shape[2]) * SR / plain.settings.n_fft
+    below, above = freqs < plain.settings.bass_band_hz[0], freqs > plain.settings.bass_band_hz[1]
+    assert np.array_equal(bass1[:, below], bass0[:, below]) and np.array_equal(drums1[:, below], drums0[:, below])
+    assert (other1[:, above] <= other0[:, above] + 1e-6).all() and (drums1[:, above] >= drums0[:, above] - 1e-6).all()
+    assert other1[:, above].sum() < 0.95 * other0[:, above].sum()
+    with pytest.raises(ValueError, match="harmonic_margin"):
+        plain.with_settings(harmonic_margin=0.0)
+
+
+def test_split_given_vocals_refines_them_and_sums_to_the_mix(song) -> None:
+    mix, stems = song
+    mix, vocals = mix[:, : 6 * SR], stems["vocals"][:, : 6 * SR]
+    split = DSPSeparator("balanced", vocal_mask=False)
+    out = split.split_given_vocals(mix, vocals)
+    assert list(out) == ["vocals", "drums", "bass", "other"]
+    assert np.abs(sum(out.values()) - mix).max() < 1e-5
+    # given the true vocals, the refinement keeps them nearly as they are
+    err = np.sum((out["vocals"] - vocals).astype(np.float64) ** 2) / np.sum(vocals.astype(np.float64) ** 2)
+    assert 10 * np.log10(1 / err) > 15
+    plain = split.with_settings(wiener_iterations=0).split_given_vocals(mix, vocals)
+    assert np.abs(plain["vocals"] - vocals).max() < 1e-5
+    # the chunked driver: 2-s blocks crossfaded, still the mix in sum, close to the one-block split
+    seen: list[float] = []
+    chunked = split_given_vocals(split.with_settings(segment_s=2.0, overlap_s=0.5), mix, vocals, seen.append)
+    assert np.abs(sum(chunked.values()) - mix).max() < 1e-5
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) > 3
+    diff = np.sum((chunked["vocals"] - out["vocals"]).astype(np.float64) ** 2) / np.sum(vocals.astype(np.float64) ** 2)
+    assert 10 * np.log10(1 / diff) > 15
+    with pytest.raises(ValueError, match="vocal_mask=False"):
+        DSPSeparator("balanced").split_given_vocals(mix, vocals)
+    with pytest.raises(ValueError, match=r"\(2, samples\)"):
+        split.split_given_vocals(mix, vocals[:, :-1])
 
 
 def test_plan_segments_cover_the_file() -> None:

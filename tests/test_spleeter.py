@@ -198,9 +198,22 @@ def test_four_stems_are_spleeter_vocals_plus_the_dsp_split(engine, excerpt):
     seen: list[float] = []
     four = engine.separate(excerpt, 4, seen.append)
     assert list(four) == ["vocals", "drums", "bass", "other"]
-    assert np.array_equal(four["vocals"], two["vocals"])
-    assert np.abs(four["drums"] + four["bass"] + four["other"] - two["instrumental"]).max() < 1e-5
+    assert np.abs(sum(four.values()) - excerpt).max() < 1e-5
     assert seen == sorted(seen) and seen[-1] == 1.0 and 0.5 in seen
+    # the joint Wiener pass refines Spleeter's vocals on the mix; it does not replace them
+    assert _snr(two["vocals"], four["vocals"]) > 12.0  # 17.8 dB on this excerpt
+    # without it: Spleeter's vocals, and the DSP split's masks of the accompaniment
+    split = engine.dsp
+    engine.dsp = split.with_settings(wiener_iterations=0)
+    try:
+        plain = engine.separate(excerpt, 4)
+    finally:
+        engine.dsp = split
+    assert np.abs(plain["vocals"] - two["vocals"]).max() < 1e-5
+    accompaniment = split.with_settings(wiener_iterations=0).separate(two["instrumental"], 4)
+    for stem in ("drums", "bass", "other"):
+        assert np.abs(plain[stem] - accompaniment[stem]).max() < 1e-5
+    assert split.settings.harmonic_margin > 1 and not split.settings.vocal_mask
 
 
 def test_chunked_file_driver(engine, excerpt, tmp_path):

@@ -64,8 +64,11 @@ def _blocks(
     progress: ProgressFn | None,
     segment_s: float | None,
     overlap_s: float | None,
+    run: Callable[[np.ndarray, int, int, ProgressFn | None], dict[str, np.ndarray]] | None = None,
 ) -> Iterator[dict[str, np.ndarray]]:
-    """Yield, in order, consecutive finished pieces {stem: (C, m) float32} covering [0, n)."""
+    """Yield, in order, consecutive finished pieces {stem: (C, m) float32} covering [0, n).
+
+    run(block, start, stop, progress) separates one block (default: engine.separate)."""
     names = stem_names(stems)
     sr = int(engine.sample_rate)
     seg_s = float(segment_s if segment_s is not None else engine.segment_s)
@@ -91,7 +94,7 @@ def _blocks(
     for i, (start, stop) in enumerate(segments):
         block = read(start, stop)
         sub = None if progress is None else (lambda p, i=i: report((i + min(max(float(p), 0.0), 1.0) * 0.999) / count))
-        out = engine.separate(block, stems, sub)
+        out = engine.separate(block, stems, sub) if run is None else run(block, start, stop, sub)
         length = stop - start
         for name in names:
             if name not in out:
@@ -219,6 +222,30 @@ def separate_array(
         for name in names:
             y = piece[name]
             result[name][:, pos : pos + m] = y.mean(axis=0, keepdims=True) if channels == 1 else y
+        pos += m
+    return result
+
+
+def split_given_vocals(engine, mix: np.ndarray, vocals: np.ndarray,
+                       progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
+    """`separate_array`'s chunking for a second stage that knows the vocals (the Spleeter hybrid):
+    (2, n) mix and vocals -> the 4 stems; each block goes to engine.split_given_vocals(mix block,
+    vocals block, progress)."""
+    x = np.ascontiguousarray(mix, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] != 2 or np.shape(vocals) != x.shape:
+        raise ValueError(f"mix and vocals must both be (2, samples), got {x.shape} and {np.shape(vocals)}")
+    names = stem_names(4)
+    n = x.shape[1]
+    result = {name: np.empty_like(x) for name in names}
+
+    def run(block: np.ndarray, start: int, stop: int, sub: ProgressFn | None) -> dict[str, np.ndarray]:
+        return engine.split_given_vocals(block, vocals[:, start:stop], sub)
+
+    pos = 0
+    for piece in _blocks(engine, n, lambda a, b: x[:, a:b], 4, progress, None, None, run):
+        m = piece[names[0]].shape[1]
+        for name in names:
+            result[name][:, pos : pos + m] = piece[name]
         pos += m
     return result
 

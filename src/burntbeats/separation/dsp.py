@@ -45,6 +45,7 @@ views in cache-sized blocks), which is exact and several times faster than
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 from functools import cache, lru_cache
 
@@ -69,6 +70,10 @@ class DSPSettings:
     harmonic_kernel: int = 17  # frames, median across time
     percussive_kernel: int = 17  # bins, median across frequency
     hpss_power: float = 2.0
+    # Above the bass band (raised-cosine over bass_band_hz) a bin is harmonic only as far as its
+    # harmonic median beats `harmonic_margin` x its percussive one (Driedger et al. 2014's margin;
+    # 1 = plain Fitzgerald). The Spleeter hybrid's split uses 2: drum decays left in "other" cost more.
+    harmonic_margin: float = 1.0
     repet_neighbours: int = 11  # 0 disables the repeating-background model
     repet_min_gap_s: float = 0.75
     repet_bands: int = 64
@@ -101,6 +106,8 @@ class DSPSettings:
                 raise ValueError(f"{k} must be >= 1")
         if self.wiener_iterations < 0 or self.repet_neighbours < 0:
             raise ValueError("wiener_iterations and repet_neighbours must be >= 0")
+        if self.harmonic_margin <= 0:
+            raise ValueError("harmonic_margin must be > 0")
 
 
 # --------------------------------------------------------------------------- medians
@@ -358,18 +365,23 @@ def centre_weight(xl: np.ndarray, xr: np.ndarray, smooth: int, power: float) -> 
 # --------------------------------------------------------------------------- Wiener
 
 
-def _wiener(x: np.ndarray, masks: list[np.ndarray], iterations: int, keep: int, block: int = 96) -> list[np.ndarray]:
+# estimate(j, lo, hi): source j's first STFT estimate (2, T, hi - lo) on bins lo:hi; the sources sum to the mix
+Estimate = Callable[[int, int, int], np.ndarray]
+
+
+def _wiener(x: np.ndarray, estimate: Estimate, sources: int, iterations: int, keep: int,
+            block: int = 96) -> list[np.ndarray]:
     """Multichannel Wiener refinement, per frequency block.
 
-    x: (2, T, F) mixture STFT; masks: J soft masks (T, F) summing to one. Returns the
-    refined STFTs of the first `keep` sources, each (2, T, F) complex64.
+    x: (2, T, F) mixture STFT; `estimate`: the `sources` first estimates. Returns the refined
+    STFTs of the first `keep` sources, each (2, T, F) complex64.
     """
     _, t, f = x.shape
     outs = [np.empty_like(x) for _ in range(keep)]
     for s in range(0, f, block):
         xb = x[:, :, s : s + block]
         xl, xr = xb[0], xb[1]
-        ys = [m[:, s : s + block] * xb for m in masks]
+        ys = [estimate(j, s, s + block) for j in range(sources)]
         for _ in range(iterations):
             vs, rs = [], []
             for y in ys:
@@ -453,6 +465,8 @@ class DSPSeparator:
 
         harm = median_filter_axis(v, st.harmonic_kernel, axis=0)
         perc = median_filter_axis(v, st.percussive_kernel, axis=1)
+        if st.harmonic_margin != 1.0:
+            perc *= (1.0 + (st.harmonic_margin - 1.0) * _ramp(freqs, *st.bass_band_hz))[None, :]
         h = _soft_ratio(harm, perc, st.hpss_power)
         if st.low_transient_hz:
             # Kick drums are narrow-band down here, so the across-frequency median misses
@@ -547,26 +561,60 @@ class DSPSeparator:
         report(0.1)
         masks = self.masks(spec, stems)
         report(0.5)
-
-        keep = len(names) - 1  # the last stem is the time-domain residual
-        out: dict[str, np.ndarray] = {}
-        residual = x.copy()
-        if st.wiener_iterations > 0:
-            specs = _wiener(spec, masks, st.wiener_iterations, keep)
-            del masks
-            for j in range(keep):
-                y = istft(specs[j], st.n_fft, st.hop, n)
-                specs[j] = None
-                out[names[j]] = y
-                residual -= y
-        else:
-            for j in range(keep):
-                y = istft(masks[j][None] * spec, st.n_fft, st.hop, n)
-                masks[j] = None
-                out[names[j]] = y
-                residual -= y
-        out[names[-1]] = residual
+        out = self._render(x, spec, names, lambda j, lo, hi: masks[j][:, lo:hi] * spec[:, :, lo:hi])
         if channels == 1:
             out = {k: v.mean(axis=0, keepdims=True) for k, v in out.items()}
         report(1.0)
+        return {name: out[name] for name in names}
+
+    def split_given_vocals(self, mix: np.ndarray, vocals: np.ndarray,
+                           progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
+        """4 stems of a (2, n) block whose vocals (2, n) another engine has separated (the Spleeter hybrid).
+
+        Drums, bass and other are this engine's masks (no vocal mask) of the accompaniment
+        mix - vocals; with Wiener passes the four first estimates are then refined together on
+        the *mix*, so the vocals are too: each source's power and spatial covariance take
+        back what the others hold of it. Other is the residual, so the stems sum to the mix.
+        """
+        st = self.settings
+        if st.vocal_mask:
+            raise ValueError("split_given_vocals needs vocal_mask=False: the vocals are given")
+        mix = np.asarray(mix, dtype=np.float32)
+        if mix.ndim != 2 or mix.shape[0] != 2 or np.shape(vocals) != mix.shape:
+            raise ValueError(f"mix and vocals must both be (2, samples), got {mix.shape} and {np.shape(vocals)}")
+        names = stem_names(4)
+        if mix.shape[1] == 0:
+            return {name: np.zeros_like(mix) for name in names}
+        spec = stft(mix, st.n_fft, st.hop)
+        sung = stft(np.asarray(vocals, dtype=np.float32), st.n_fft, st.hop)
+        rest = spec - sung
+        if progress is not None:
+            progress(0.1)
+        masks = self.masks(rest, 4)
+        if progress is not None:
+            progress(0.5)
+
+        def estimate(j: int, lo: int, hi: int) -> np.ndarray:
+            return sung[:, :, lo:hi] if j == 0 else masks[j][:, lo:hi] * rest[:, :, lo:hi]
+
+        out = self._render(mix, spec, names, estimate)
+        if progress is not None:
+            progress(1.0)
+        return out
+
+    def _render(self, x: np.ndarray, spec: np.ndarray, names: tuple[str, ...] | list[str],
+                estimate: Estimate) -> dict[str, np.ndarray]:
+        """Stems from first estimates: Wiener-refined when the settings ask for it, then the inverse
+        STFT; the last stem is the time-domain residual x - (the others), so the sum is exact."""
+        st = self.settings
+        n = x.shape[1]
+        keep = len(names) - 1
+        refined = _wiener(spec, estimate, len(names), st.wiener_iterations, keep) if st.wiener_iterations else None
+        out: dict[str, np.ndarray] = {}
+        residual = x.copy()
+        for j in range(keep):
+            y = istft(estimate(j, 0, spec.shape[2]) if refined is None else refined[j], st.n_fft, st.hop, n)
+            out[names[j]] = y
+            residual -= y
+        out[names[-1]] = residual
         return {name: out[name] for name in names}

@@ -13,6 +13,8 @@ What the DSP knobs mean (see `separation.dsp` for the algorithm):
 * ``harmonic_kernel``: median length across time, in frames (harmonic part, HPSS).
 * ``percussive_kernel``: median length across frequency, in bins (percussive part).
 * ``hpss_power``: exponent of the soft HPSS mask (Fitzgerald uses 2).
+* ``harmonic_margin``: above the bass band, how many times the percussive median a bin's
+  harmonic median must be to count as harmonic (1 = plain soft HPSS).
 * ``repet_neighbours``: frames used by the repeating-background model (0 = off).
 * ``repet_min_gap_s``: neighbours must be at least this far (in time) from the frame.
 * ``centre_power``: sharpness of the centre-channel (inter-channel coherence) cue.
@@ -82,6 +84,13 @@ QUALITY_MODES: dict[str, dict] = {
 
 DEFAULT_QUALITY = "balanced"
 
+# How the Spleeter hybrid's DSP split (`DSPSeparator.split_given_vocals`) differs from the mode's DSP
+# settings. Chosen on bench/quality.py's voice-tune set (seeds 300-307), checked on the voice set
+# (docs/quality.md): no vocal mask (the vocals are Spleeter's); a shorter percussive median (17 bins,
+# 183 Hz) and a harmonic margin of 2 above the bass band, so drum decays and hits go to drums rather
+# than to other (voice-tune other 4.54 -> 6.38 dB, drums 5.50 -> 5.56).
+_HYBRID_SPLIT = {"vocal_mask": False, "percussive_kernel": 17, "harmonic_margin": 2.0}
+
 
 def _mode(quality: str) -> dict:
     try:
@@ -108,3 +117,8 @@ def preferred_model(quality: str, stems: int) -> str | None:
     """The neural model the mode asks for with this stem count (None: the mode wants none)."""
     mode = _mode(quality)
     return mode.get("neural_models", {}).get(stems, mode.get("neural_model"))
+
+
+def hybrid_split_settings(quality: str = DEFAULT_QUALITY) -> dict:
+    """The DSP settings with which the Spleeter hybrid splits a mode's accompaniment (a copy)."""
+    return {**dsp_settings(quality), **copy.deepcopy(_HYBRID_SPLIT)}

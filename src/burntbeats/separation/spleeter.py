@@ -5,11 +5,12 @@ hybrid 4-stem engine built on it.
   full band, iSTFT); instrumental = mix - vocals, which is what the accompaniment mask gives, since
   the two ratio masks sum to one in every bin (one inverse STFT saved, and the stems add up to the
   mix exactly).
-* 4 stems (engine "spleeter+dsp"): vocals as above; the built-in DSP engine (the mode's settings,
-  without its vocal mask: `vocal_mask=False`) splits the accompaniment into drums, bass and other by
-  harmonicity and frequency alone, so the four stems add up to the mix. (With the vocal mask, what it
-  still called vocals went to other whole, drums included: voice set drums 5.16 / other 5.02 dB SDR,
-  without it 5.35 / 5.98; docs/quality.md.)
+* 4 stems (engine "spleeter+dsp"): vocals as above; the built-in DSP engine
+  (`quality.hybrid_split_settings`: no vocal mask, a harmonic margin) splits the accompaniment into
+  drums, bass and other by harmonicity and frequency, then one multichannel Wiener pass refines the
+  four on the mix, Spleeter's vocals included (`DSPSeparator.split_given_vocals`); other is the
+  residual, so the four stems add up to the mix. On the voice set this beats the DSP engine on all
+  four stems; splitting the accompaniment alone, other lost by ~1 dB (docs/quality.md).
 
 The chunked driver (`separation.apply`) feeds blocks of `segment_s` (four U-Net patches, ~47.5 s)
 that overlap by `overlap_s`; inside a block the U-Nets run one 512-frame patch at a time (progress
@@ -27,8 +28,9 @@ import torch
 
 from burntbeats.separation import spleeter_net as net
 from burntbeats.separation import spleeter_weights as weights
-from burntbeats.separation.apply import separate_array
+from burntbeats.separation.apply import split_given_vocals
 from burntbeats.separation.base import EngineUnavailable, Plan, ProgressFn, stem_names
+from burntbeats.separation.quality import hybrid_split_settings
 from burntbeats.settings import Settings
 from burntbeats.torch_device import resolve_device
 
@@ -87,7 +89,7 @@ class SpleeterSeparator:
         if self._dsp is None:
             from burntbeats.separation.dsp import DSPSeparator
 
-            self._dsp = DSPSeparator(quality=self.quality, vocal_mask=False)
+            self._dsp = DSPSeparator(quality=self.quality, **hybrid_split_settings(self.quality))
         return self._dsp
 
     @dsp.setter
@@ -130,15 +132,10 @@ class SpleeterSeparator:
         share = 1.0 if stems == 2 else HYBRID_SPLEETER_SHARE
         part = None if progress is None else (lambda p: progress(share * p))
         vocals = self.vocals(x, part)
-        rest = x - vocals
         if stems == 2:
-            return {"vocals": vocals, "instrumental": rest}
+            return {"vocals": vocals, "instrumental": x - vocals}
         part = None if progress is None else (lambda p: progress(share + (1 - share) * p))
-        split = separate_array(self.dsp, rest, 4, part)
-        # Without its vocal mask the DSP "vocals" are silence to float rounding; added to other, so that the
-        # four stems still sum to the mix exactly (other is the DSP engine's residual).
-        return {"vocals": vocals, "drums": split["drums"], "bass": split["bass"],
-                "other": split["other"] + split["vocals"]}
+        return split_given_vocals(self.dsp, x, vocals, part)
 
 
 def create_engine(settings: Settings, plan: Plan | None = None) -> SpleeterSeparator:
