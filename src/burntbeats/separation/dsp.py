@@ -586,8 +586,7 @@ class DSPSeparator:
         if mix.shape[1] == 0:
             return {name: np.zeros_like(mix) for name in names}
         spec = stft(mix, st.n_fft, st.hop)
-        sung = stft(np.asarray(vocals, dtype=np.float32), st.n_fft, st.hop)
-        rest = spec - sung
+        rest = spec - stft(np.asarray(vocals, dtype=np.float32), st.n_fft, st.hop)  # the vocals' STFT is spec - rest
         if progress is not None:
             progress(0.1)
         masks = self.masks(rest, 4)
@@ -595,7 +594,7 @@ class DSPSeparator:
             progress(0.5)
 
         def estimate(j: int, lo: int, hi: int) -> np.ndarray:
-            return sung[:, :, lo:hi] if j == 0 else masks[j][:, lo:hi] * rest[:, :, lo:hi]
+            return spec[:, :, lo:hi] - rest[:, :, lo:hi] if j == 0 else masks[j][:, lo:hi] * rest[:, :, lo:hi]
 
         out = self._render(mix, spec, names, estimate)
         if progress is not None:
