@@ -24,7 +24,8 @@ Engines (rows of the tables):
   ``separate_array`` exactly as a job would (the table shows the engine/model that ran);
 * ``dsp``: the built-in DSP engine with the balanced settings, always;
 * ``spleeter``: the shipped Spleeter 2-stem model, always (4 stems: the hybrid, its vocals
-  plus the DSP engine's split of its accompaniment);
+  plus the DSP engine's split of its accompaniment, refined together on the mix; ``--dsp``
+  overrides reach that split);
 * ``hpss``: librosa's harmonic/percussive separation (``librosa.decompose.hpss``, soft
   masks, its default 31-frame/31-bin kernels, 2048-point STFT) of each channel.
   drums = percussive part; the harmonic part is split by the simplest rule: below
