@@ -15,7 +15,8 @@ import soundfile as sf
 from burntbeats.separation import quality as quality_table
 from burntbeats.separation.apply import plan_segments, separate_array, separate_file, split_given_vocals
 from burntbeats.separation.base import FOUR_STEMS, TWO_STEMS
-from burntbeats.separation.dsp import DSPSeparator, istft, median_filter_axis, median_of, stft
+from burntbeats.separation.dsp import DSPSeparator
+from burntbeats.separation.spectral import istft, median_filter_axis, median_of, stft
 
 SR = 44100
 QUALITIES = tuple(quality_table.QUALITY_MODES)
