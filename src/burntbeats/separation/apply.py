@@ -209,15 +209,20 @@ def separate_array(
     if sample_rate is not None and int(sample_rate) != int(engine.sample_rate):
         return _resampled(engine, x, int(sample_rate), stems, progress, segment_s, overlap_s)
     channels, n = x.shape
-    names = stem_names(stems)
-    result = {name: np.empty((channels, n), dtype=np.float32) for name in names}
 
     def read(start: int, stop: int) -> np.ndarray:
         block = x[:, start:stop]
         return np.repeat(block, 2, axis=0) if channels == 1 else np.ascontiguousarray(block)
 
+    return _gather(_blocks(engine, n, read, stems, progress, segment_s, overlap_s), stem_names(stems), channels, n)
+
+
+def _gather(pieces: Iterator[dict[str, np.ndarray]], names, channels: int, n: int) -> dict[str, np.ndarray]:
+    """`_blocks`' consecutive pieces -> {stem: (channels, n) float32}; a mono result is the mean of the two
+    channels the engine was given."""
+    result = {name: np.empty((channels, n), dtype=np.float32) for name in names}
     pos = 0
-    for piece in _blocks(engine, n, read, stems, progress, segment_s, overlap_s):
+    for piece in pieces:
         m = piece[names[0]].shape[1]
         for name in names:
             y = piece[name]
@@ -234,20 +239,12 @@ def split_given_vocals(engine, mix: np.ndarray, vocals: np.ndarray,
     x = np.ascontiguousarray(mix, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != 2 or np.shape(vocals) != x.shape:
         raise ValueError(f"mix and vocals must both be (2, samples), got {x.shape} and {np.shape(vocals)}")
-    names = stem_names(4)
     n = x.shape[1]
-    result = {name: np.empty_like(x) for name in names}
 
     def run(block: np.ndarray, start: int, stop: int, sub: ProgressFn | None) -> dict[str, np.ndarray]:
         return engine.split_given_vocals(block, vocals[:, start:stop], sub)
 
-    pos = 0
-    for piece in _blocks(engine, n, lambda a, b: x[:, a:b], 4, progress, None, None, run):
-        m = piece[names[0]].shape[1]
-        for name in names:
-            result[name][:, pos : pos + m] = piece[name]
-        pos += m
-    return result
+    return _gather(_blocks(engine, n, lambda a, b: x[:, a:b], 4, progress, None, None, run), stem_names(4), 2, n)
 
 
 def _resampled(engine, x: np.ndarray, rate: int, stems: int, progress, segment_s, overlap_s) -> dict[str, np.ndarray]:

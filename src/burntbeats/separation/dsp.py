@@ -263,7 +263,7 @@ class DSPSeparator:
         if channels == 1:
             out = {k: v.mean(axis=0, keepdims=True) for k, v in out.items()}
         report(1.0)
-        return {name: out[name] for name in names}
+        return out
 
     def split_given_vocals(self, mix: np.ndarray, vocals: np.ndarray,
                            progress: ProgressFn | None = None) -> dict[str, np.ndarray]:
@@ -313,5 +313,5 @@ class DSPSeparator:
             y = istft(estimate(j, 0, spec.shape[2]) if refined is None else refined[j], st.n_fft, st.hop, n)
             out[names[j]] = y
             residual -= y
-        out[names[-1]] = residual
-        return {name: out[name] for name in names}
+        out[names[-1]] = residual  # in `names` order: the others were added first
+        return out

@@ -9,8 +9,9 @@ hybrid 4-stem engine built on it.
   (`quality.hybrid_split_settings`: no vocal mask, a harmonic margin) splits the accompaniment into
   drums, bass and other by harmonicity and frequency, then one multichannel Wiener pass refines the
   four on the mix, Spleeter's vocals included (`DSPSeparator.split_given_vocals`); other is the
-  residual, so the four stems add up to the mix. On the voice set this beats the DSP engine on all
-  four stems; splitting the accompaniment alone, other lost by ~1 dB (docs/quality.md).
+  residual, so the four stems add up to the mix. On the voice set it does not lose to the DSP engine on
+  any stem (other at parity, drums and bass ahead); splitting the accompaniment alone, other lost by
+  ~1 dB (docs/quality.md).
 
 The chunked driver (`separation.apply`) feeds blocks of `segment_s` (four U-Net patches, ~47.5 s)
 that overlap by `overlap_s`; inside a block the U-Nets run one 512-frame patch at a time (progress
